@@ -1,0 +1,132 @@
+"""`envs.make(name, **overrides)`: one registry for every task in the project.
+
+Sources:
+  - MuJoCo Playground's DeepMind Control Suite ports, always on the pure-JAX MJX
+    implementation (`impl="jax"`), never warp;
+  - Brax's locomotion tasks on the `mjx` backend;
+  - the project's own tiny pure-JAX tasks (`envs.toy`).
+
+Overrides are of two kinds. The wrapper settings below apply to every task; any
+other key must be a setting of the task itself (a Playground config key, or a Brax
+constructor argument), and is refused with the list of valid keys otherwise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+from envs.backends import BackendEnv
+from envs.core import Environment, EnvSpec
+from envs import toy, wrappers
+
+BRAX_TASKS = ("halfcheetah", "hopper", "walker2d", "ant", "reacher", "pusher")
+TOY_TASKS = {
+    "PointReach": lambda **kw: toy.PointReach(name="PointReach", **kw),
+    "PointReachTerminal": lambda **kw: toy.PointReach(name="PointReachTerminal", terminate_radius=1.5, **kw),
+}
+
+# Settings every task takes, with their defaults (None: the task's own default).
+WRAPPER_DEFAULTS: dict[str, Any] = {
+    "episode_length": None,  # base steps; DMC and Brax default to 1000
+    "action_repeat": None,  # DMC's own config value, else 1
+    "reset_mode": "full",  # "full" | "cached" | "none", see wrappers.AutoReset
+    "num_envs": None,  # None: unbatched; N: vmapped over N copies
+    "normalize_obs": False,  # running mean/var normalisation held in the state
+}
+
+
+def playground_tasks() -> tuple[str, ...]:
+    from mujoco_playground import registry as pg_registry
+
+    return tuple(pg_registry.dm_control_suite.ALL_ENVS)
+
+
+def list_tasks() -> dict[str, tuple[str, ...]]:
+    """Registered task names, grouped by source."""
+    return {"playground": playground_tasks(), "brax": BRAX_TASKS, "toy": tuple(TOY_TASKS)}
+
+
+def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
+    """Build a wrapped, pure-functional environment and its spec.
+
+    Args:
+      name: a registered task name, see `list_tasks()`.
+      **overrides: wrapper settings (`WRAPPER_DEFAULTS`) or settings of the task.
+
+    Returns:
+      `(env, spec)`; `env.reset(key)` and `env.step(state, action)` are jittable.
+
+    Raises:
+      ValueError: an unknown task name or an override that the task does not take.
+    """
+    wrapper_cfg = {k: overrides.pop(k, v) for k, v in WRAPPER_DEFAULTS.items()}
+    groups = list_tasks()
+    if name in groups["playground"]:
+        base, defaults = _make_playground(name, overrides)
+    elif name in groups["brax"]:
+        base, defaults = _make_brax(name, overrides)
+    elif name in TOY_TASKS:
+        base, defaults = _make_toy(name, overrides)
+    else:
+        known = [n for names in groups.values() for n in names]
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        listing = "; ".join(f"{src}: {', '.join(names)}" for src, names in groups.items())
+        raise ValueError(f"unknown task {name!r}.{hint} Known tasks — {listing}")
+
+    episode_length = wrapper_cfg["episode_length"] or defaults["episode_length"]
+    action_repeat = wrapper_cfg["action_repeat"] or defaults["action_repeat"]
+    env: Environment = base
+    env = wrappers.ActionRepeat(env, action_repeat)
+    env = wrappers.EpisodeLimit(env, episode_length)
+    env = wrappers.AutoReset(env, wrapper_cfg["reset_mode"])
+    env = wrappers.EpisodeStatistics(env)
+    if wrapper_cfg["num_envs"] is not None:
+        env = wrappers.VmapWrapper(env, wrapper_cfg["num_envs"])
+    if wrapper_cfg["normalize_obs"]:
+        env = wrappers.NormalizeObservation(env)
+    return env, env.spec
+
+
+def _refuse_unknown(name: str, overrides: dict, accepted: set[str]) -> None:
+    unknown = sorted(set(overrides) - accepted)
+    if unknown:
+        valid = sorted(accepted | set(WRAPPER_DEFAULTS))
+        raise ValueError(f"{name} does not take override(s) {unknown}. Valid overrides: {valid}")
+
+
+def _make_playground(name: str, overrides: dict):
+    from mujoco_playground import registry as pg_registry
+
+    config = pg_registry.get_default_config(name)
+    if overrides.get("impl", "jax") != "jax":
+        raise ValueError(f"{name}: only the pure-JAX MJX implementation is supported (impl='jax').")
+    accepted = set(config.keys()) - {"episode_length", "action_repeat"}
+    _refuse_unknown(name, overrides, accepted)
+    base = pg_registry.load(name, config_overrides={**overrides, "impl": "jax"})
+    defaults = {"episode_length": int(config.episode_length), "action_repeat": int(config.action_repeat)}
+    return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
+
+
+def _make_brax(name: str, overrides: dict):
+    from brax import envs as brax_envs
+    from brax.envs.base import PipelineEnv
+
+    if overrides.get("backend", "mjx") != "mjx":
+        raise ValueError(f"{name}: only Brax's 'mjx' backend is supported.")
+    cls = brax_envs._envs[name]
+    accepted = set(inspect.signature(cls.__init__).parameters) | set(inspect.signature(PipelineEnv.__init__).parameters)
+    accepted -= {"self", "kwargs", "sys", "backend"}
+    _refuse_unknown(name, overrides, accepted)
+    base = brax_envs.get_environment(name, **{**overrides, "backend": "mjx"})
+    defaults = {"episode_length": 1000, "action_repeat": 1}
+    return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
+
+
+def _make_toy(name: str, overrides: dict):
+    accepted = {"dim", "step_size", "goal_radius"}
+    _refuse_unknown(name, overrides, accepted)
+    base = TOY_TASKS[name](**overrides)
+    return base, {"episode_length": base.spec.episode_length, "action_repeat": 1}
