@@ -20,7 +20,8 @@ class Transition:
 
     `next_obs` is the true successor observation: where an episode ended and the
     environment auto-reset, it is the ended episode's last observation
-    (`info["final_obs"]`), not the new episode's first one.
+    (`info["final_obs"]`), not the new episode's first one. `metrics` are the
+    environment's metrics after the step (episode statistics among them).
     """
 
     obs: jax.Array
@@ -29,6 +30,7 @@ class Transition:
     next_obs: jax.Array
     done: jax.Array
     truncated: jax.Array
+    metrics: dict[str, jax.Array] = struct.field(default_factory=dict)
 
     @property
     def terminated(self) -> jax.Array:
@@ -41,7 +43,8 @@ def env_step(env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array
     nxt = env.step(state, action)
     next_obs = nxt.info.get("final_obs", nxt.obs)
     return nxt, Transition(
-        obs=state.obs, action=action, reward=nxt.reward, next_obs=next_obs, done=nxt.done, truncated=nxt.truncated
+        obs=state.obs, action=action, reward=nxt.reward, next_obs=next_obs, done=nxt.done, truncated=nxt.truncated,
+        metrics=nxt.metrics,
     )
 
 

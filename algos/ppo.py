@@ -1,0 +1,169 @@
+"""Proximal Policy Optimisation (Schulman et al., 2017) on vmapped environments.
+
+PureJaxRL's layout: one iteration collects `rollout_length` steps from `num_envs`
+environments, computes GAE (bootstrapping on time-outs), then runs `update_epochs`
+epochs of `num_minibatches` clipped-surrogate updates. Observations are normalised
+by running statistics held in the agent state.
+
+    config = ppo.default_config()
+    train = ppo.make_train(config, env)      # env: unbatched, from envs.make
+    carry, metrics = jax.jit(train)(key)
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax import struct
+from flax.training.train_state import TrainState
+
+from algos import loop, networks
+from algos.returns import gae
+from envs import normalization, wrappers
+from envs.core import Environment, EnvSpec, State
+from envs.rollout import Transition, rollout_from
+
+
+def default_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.num_envs = 32
+    c.rollout_length = 32
+    c.total_env_steps = 200_000
+    c.update_epochs = 4
+    c.num_minibatches = 4
+    c.learning_rate = 1e-3
+    c.anneal_lr = False
+    c.max_grad_norm = 0.5
+    c.gamma = 0.99
+    c.gae_lambda = 0.95
+    c.clip_eps = 0.2
+    c.entropy_coef = 0.0
+    c.value_coef = 0.5
+    c.reward_scaling = 1.0
+    c.normalize_obs = True
+    c.hidden_sizes = (64, 64)
+    c.activation = "tanh"
+    c.init_log_std = -0.5
+    return c
+
+
+@struct.dataclass
+class PPOState:
+    train_state: TrainState
+    obs_stats: normalization.RunningStats
+
+
+@struct.dataclass
+class Carry:
+    agent: PPOState
+    env_state: State
+    key: jax.Array
+
+
+def _network(config, spec: EnvSpec) -> networks.GaussianActorCritic:
+    return networks.GaussianActorCritic(
+        action_dim=spec.action_size,
+        hidden_sizes=tuple(config.hidden_sizes),
+        activation=config.activation,
+        init_log_std=config.init_log_std,
+    )
+
+
+def num_iterations(config) -> int:
+    return max(1, config.total_env_steps // (config.num_envs * config.rollout_length))
+
+
+def init(key: jax.Array, spec: EnvSpec, config) -> PPOState:
+    net = _network(config, spec)
+    params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
+    lr = config.learning_rate
+    if config.anneal_lr:
+        steps = num_iterations(config) * config.update_epochs * config.num_minibatches
+        lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
+    tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+    return PPOState(
+        train_state=TrainState.create(apply_fn=net.apply, params=params, tx=tx),
+        obs_stats=normalization.init(spec.obs_shape),
+    )
+
+
+def _normalize(agent: PPOState, obs: jax.Array, config) -> jax.Array:
+    return normalization.normalize(agent.obs_stats, obs) if config.normalize_obs else obs
+
+
+def act(agent: PPOState, obs: jax.Array, key: jax.Array, config, deterministic: bool = False) -> jax.Array:
+    """Sample (or, deterministic, the mean) action, unclipped; environments clip."""
+    mean, log_std, _ = agent.train_state.apply_fn(agent.train_state.params, _normalize(agent, obs, config))
+    if deterministic:
+        return mean
+    return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+
+
+def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[PPOState, dict]:
+    """One PPO update on a [T, N] trajectory collected with `agent`'s policy."""
+    ts = agent.train_state
+    obs = _normalize(agent, traj.obs, config)
+    next_obs = _normalize(agent, traj.next_obs, config)
+    mean, log_std, values = ts.apply_fn(ts.params, obs)
+    _, _, next_values = ts.apply_fn(ts.params, next_obs)
+    old_log_prob = networks.gaussian_log_prob(mean, log_std, traj.action)
+    advantages, targets = gae(
+        traj.reward * config.reward_scaling, values, next_values, traj.terminated, traj.done,
+        config.gamma, config.gae_lambda,
+    )
+    batch = (obs, traj.action, old_log_prob, values, advantages, targets)
+    batch_size = obs.shape[0] * obs.shape[1]
+    batch = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), batch)
+
+    def loss_fn(params, mb):
+        o, a, logp_old, v_old, adv, tgt = mb
+        mean, log_std, v = ts.apply_fn(params, o)
+        logp = networks.gaussian_log_prob(mean, log_std, a)
+        ratio = jnp.exp(logp - logp_old)
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        policy_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - config.clip_eps, 1 + config.clip_eps) * adv).mean()
+        v_clipped = v_old + jnp.clip(v - v_old, -config.clip_eps, config.clip_eps)
+        value_loss = 0.5 * jnp.maximum((v - tgt) ** 2, (v_clipped - tgt) ** 2).mean()
+        entropy = networks.gaussian_entropy(log_std).mean()
+        total = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+        return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
+                       "approx_kl": ((ratio - 1) - jnp.log(ratio)).mean()}
+
+    def minibatch_step(ts, mb):
+        grads, info = jax.grad(loss_fn, has_aux=True)(ts.params, mb)
+        return ts.apply_gradients(grads=grads), info
+
+    def epoch(ts, k):
+        perm = jax.random.permutation(k, batch_size)
+        mbs = jax.tree.map(lambda x: x[perm].reshape((config.num_minibatches, -1, *x.shape[1:])), batch)
+        return jax.lax.scan(minibatch_step, ts, mbs)
+
+    ts, info = jax.lax.scan(epoch, ts, jax.random.split(key, config.update_epochs))
+    stats = agent.obs_stats
+    if config.normalize_obs:
+        stats = normalization.update(stats, traj.obs)
+    return PPOState(train_state=ts, obs_stats=stats), jax.tree.map(jnp.mean, info)
+
+
+def make_learner(config, env: Environment) -> loop.Learner:
+    """PPO as a `Learner`: one iteration = one rollout from every environment + one update."""
+    if env.spec.num_envs is not None:
+        raise ValueError("PPO vmaps the environment itself: pass an unbatched env (make without num_envs).")
+    spec = env.spec
+    venv = wrappers.VmapWrapper(env, config.num_envs)
+
+    def init_carry(key: jax.Array) -> Carry:
+        k_agent, k_env, k_run = jax.random.split(key, 3)
+        return Carry(agent=init(k_agent, spec, config), env_state=venv.reset(k_env), key=k_run)
+
+    def step(carry: Carry) -> tuple[Carry, dict]:
+        key, k_roll, k_update = jax.random.split(carry.key, 3)
+        policy = lambda obs, k: act(carry.agent, obs, k, config)  # noqa: E731
+        env_state, traj = rollout_from(venv, policy, carry.env_state, k_roll, config.rollout_length)
+        agent, info = update(carry.agent, traj, k_update, config)
+        metrics = {**info, **loop.episode_metrics(traj), "reward": traj.reward.mean()}
+        return Carry(agent=agent, env_state=env_state, key=key), metrics
+
+    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=config.num_envs * config.rollout_length)
