@@ -170,7 +170,8 @@ class AutoReset(Wrapper):
             fresh = first.replace(info={**first.info, "final_obs": nxt.obs})
         nxt = nxt.replace(info=info)
         # Only the physics and the observation restart; the ended step's outcome stays.
-        restarted = nxt.replace(inner=fresh.inner, obs=fresh.obs, info=fresh.info)
+        # Keys of outer wrappers may ride along in `nxt.info`; they stay for them to handle.
+        restarted = nxt.replace(inner=fresh.inner, obs=fresh.obs, info={**nxt.info, **fresh.info})
         out = _where(nxt.done > 0, restarted, nxt)
         if self.mode == "cached":
             out = out.replace(info={**out.info, "first_state": first})

@@ -1,0 +1,40 @@
+"""The README's main job, at its smallest size, end to end in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from conftest import REPO
+
+
+def test_main_job_writes_run_directory(tmp_path):
+    workdir = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "experiments.run",
+        "--config.agent.total_env_steps=20480",  # 20 iterations of 32 envs x 32 steps
+        "--config.chunk_iterations=10",
+        "--config.eval_episodes=2",
+        "--config.env.episode_length=200",
+        f"--config.workdir={workdir}",
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "step/s" in proc.stderr  # the progress bar
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["agent"]["total_env_steps"] == 20480 and config["task"] == "CartpoleBalance"
+    metrics = pd.read_parquet(workdir / "metrics.parquet")
+    assert len(metrics) == 20
+    assert metrics["env_steps"].iloc[-1] == 20 * 32 * 32
+    assert {"policy_loss", "value_loss", "episode_return"} <= set(metrics.columns)
+    # 640 steps per environment: the 200-step episodes of all 32 envs end together, 3 times
+    assert metrics["episode_return"].notna().sum() == 3
+    assert metrics["episode_return"].dropna().between(0, 200).all()
+    assert (workdir / "learning_curve.png").stat().st_size > 10_000
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert 0.0 <= summary["eval_return_mean"] <= 200.0
+    assert summary["env_steps"] == 20480
