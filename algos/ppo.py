@@ -5,8 +5,9 @@ environments, computes GAE (bootstrapping on time-outs), then runs `update_epoch
 epochs of `num_minibatches` clipped-surrogate updates. Observations are normalised
 by running statistics held in the agent state.
 
+    env, spec = envs.make("CartpoleBalance", num_envs=32)   # PPO takes a batched env
     config = ppo.default_config()
-    train = ppo.make_train(config, env)      # env: unbatched, from envs.make
+    train = ppo.make_train(config, env)
     carry, metrics = jax.jit(train)(key)
 """
 
@@ -21,14 +22,13 @@ from flax.training.train_state import TrainState
 
 from algos import loop, networks
 from algos.returns import gae
-from envs import normalization, wrappers
+from envs import normalization
 from envs.core import Environment, EnvSpec, State
 from envs.rollout import Transition, rollout_from
 
 
 def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.num_envs = 32
     c.rollout_length = 32
     c.total_env_steps = 200_000
     c.update_epochs = 4
@@ -71,16 +71,18 @@ def _network(config, spec: EnvSpec) -> networks.GaussianActorCritic:
     )
 
 
-def num_iterations(config) -> int:
-    return max(1, config.total_env_steps // (config.num_envs * config.rollout_length))
+def num_iterations(config, num_envs: int) -> int:
+    """Training iterations that make up `config.total_env_steps` with `num_envs` environments."""
+    return max(1, config.total_env_steps // (num_envs * config.rollout_length))
 
 
 def init(key: jax.Array, spec: EnvSpec, config) -> PPOState:
+    """Parameters, optimiser and observation statistics; `spec` may be batched."""
     net = _network(config, spec)
     params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
     lr = config.learning_rate
     if config.anneal_lr:
-        steps = num_iterations(config) * config.update_epochs * config.num_minibatches
+        steps = num_iterations(config, spec.num_envs or 1) * config.update_epochs * config.num_minibatches
         lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
     tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
     return PPOState(
@@ -148,22 +150,35 @@ def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[P
 
 
 def make_learner(config, env: Environment) -> loop.Learner:
-    """PPO as a `Learner`: one iteration = one rollout from every environment + one update."""
-    if env.spec.num_envs is not None:
-        raise ValueError("PPO vmaps the environment itself: pass an unbatched env (make without num_envs).")
+    """PPO as a `Learner`: one iteration = one rollout of every environment + one update.
+
+    `env` must be batched (`envs.make(..., num_envs=N)`): the N environments step in
+    lock-step and their resets are shared, see `envs.wrappers.AutoReset`.
+    """
     spec = env.spec
-    venv = wrappers.VmapWrapper(env, config.num_envs)
+    if spec.num_envs is None:
+        raise ValueError("PPO needs a batched environment: envs.make(task, num_envs=N).")
+    if (spec.num_envs * config.rollout_length) % config.num_minibatches:
+        raise ValueError(
+            f"num_envs x rollout_length = {spec.num_envs * config.rollout_length} is not divisible by "
+            f"num_minibatches = {config.num_minibatches}"
+        )
 
     def init_carry(key: jax.Array) -> Carry:
         k_agent, k_env, k_run = jax.random.split(key, 3)
-        return Carry(agent=init(k_agent, spec, config), env_state=venv.reset(k_env), key=k_run)
+        return Carry(agent=init(k_agent, spec, config), env_state=env.reset(k_env), key=k_run)
 
     def step(carry: Carry) -> tuple[Carry, dict]:
         key, k_roll, k_update = jax.random.split(carry.key, 3)
         policy = lambda obs, k: act(carry.agent, obs, k, config)  # noqa: E731
-        env_state, traj = rollout_from(venv, policy, carry.env_state, k_roll, config.rollout_length)
+        env_state, traj = rollout_from(env, policy, carry.env_state, k_roll, config.rollout_length)
         agent, info = update(carry.agent, traj, k_update, config)
         metrics = {**info, **loop.episode_metrics(traj), "reward": traj.reward.mean()}
         return Carry(agent=agent, env_state=env_state, key=key), metrics
 
-    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=config.num_envs * config.rollout_length)
+    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=spec.num_envs * config.rollout_length)
+
+
+def make_train(config, env: Environment):
+    """`train(key) -> (carry, metrics [iterations, ...])` for the whole budget; jit/vmap it."""
+    return loop.make_train(make_learner(config, env), num_iterations(config, env.spec.num_envs))

@@ -81,10 +81,10 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
     env: Environment = base
     env = wrappers.ActionRepeat(env, action_repeat)
     env = wrappers.EpisodeLimit(env, episode_length)
-    env = wrappers.AutoReset(env, wrapper_cfg["reset_mode"])
-    env = wrappers.EpisodeStatistics(env)
     if wrapper_cfg["num_envs"] is not None:
         env = wrappers.VmapWrapper(env, wrapper_cfg["num_envs"])
+    env = wrappers.AutoReset(env, wrapper_cfg["reset_mode"])
+    env = wrappers.EpisodeStatistics(env)
     if wrapper_cfg["normalize_obs"]:
         env = wrappers.NormalizeObservation(env)
     return env, env.spec

@@ -3,8 +3,8 @@ vmapping and observation normalisation.
 
 `envs.make` stacks them in this order, innermost first:
 
-    backend -> ActionRepeat -> EpisodeLimit -> AutoReset -> EpisodeStatistics
-            -> VmapWrapper -> NormalizeObservation
+    backend -> ActionRepeat -> EpisodeLimit -> [VmapWrapper] -> AutoReset
+            -> EpisodeStatistics -> [NormalizeObservation]
 
 Each wrapper is a pure function of its inputs; the objects hold static settings only.
 """
@@ -27,7 +27,18 @@ def _where(cond: jax.Array, x, y):
     return jax.tree.map(lambda a, b: jnp.where(cond, a, b), x, y)
 
 
+def _select(cond: jax.Array, x, y):
+    """`_where` for a `cond` of shape (N,) over leaves of shape (N, ...) (or all scalar)."""
+    return jax.tree.map(lambda a, b: jnp.where(cond.reshape(cond.shape + (1,) * (a.ndim - cond.ndim)), a, b), x, y)
+
+
 class Wrapper(Environment):
+    """Base wrapper. `OWN_INFO` names the `info` keys this wrapper adds; they are
+    removed before a state is passed inwards, so every environment sees exactly the
+    `info` it produced (and a vmapped inner env never sees unbatched outer keys)."""
+
+    OWN_INFO: tuple[str, ...] = ()
+
     def __init__(self, env: Environment):
         self.env = env
 
@@ -35,7 +46,10 @@ class Wrapper(Environment):
         return self.env.reset(key)
 
     def step(self, state: State, action: jax.Array) -> State:
-        return self.env.step(state, action)
+        return self.env.step(self._inward(state), action)
+
+    def _inward(self, state: State) -> State:
+        return state.replace(info={k: v for k, v in state.info.items() if k not in self.OWN_INFO})
 
     @property
     def spec(self) -> EnvSpec:
@@ -98,6 +112,8 @@ class EpisodeLimit(Wrapper):
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
         self.episode_length = int(episode_length)
 
+    OWN_INFO = ("steps",)
+
     @property
     def spec(self) -> EnvSpec:
         return dataclasses.replace(self.env.spec, episode_length=self.episode_length)
@@ -107,7 +123,7 @@ class EpisodeLimit(Wrapper):
         return state.replace(info={**state.info, "steps": jnp.zeros((), jnp.int32)})
 
     def step(self, state: State, action: jax.Array) -> State:
-        nxt = self.env.step(state, action)
+        nxt = self.env.step(self._inward(state), action)
         steps = state.info["steps"] + self.env.spec.action_repeat
         time_up = (steps >= self.episode_length).astype(jnp.float32)
         terminated = nxt.done * (1.0 - nxt.truncated)
@@ -128,12 +144,16 @@ class AutoReset(Wrapper):
 
     Modes:
       - "full": a fresh `reset` with a new key (`info["reset_key"]`), so every episode
-        starts from a new random initial state. Under `vmap` the reset is computed
-        every step and selected where done.
+        starts from a new random initial state.
       - "cached": return to the first state this environment was reset to (Brax and
         Playground's default). Cheaper, but every episode of an environment starts
         from the same state.
       - "none": no reset; callers handle `done` themselves (evaluation).
+
+    Wrapped around a `VmapWrapper`, a "full" reset is computed only on steps where
+    some environment finished (`lax.cond` on the batch), rather than on every step
+    as a per-environment select would. Under a further outer `vmap` (seeds) the
+    cond becomes a select again: still correct, no longer cheaper.
     """
 
     def __init__(self, env: Environment, mode: str = "full"):
@@ -141,13 +161,25 @@ class AutoReset(Wrapper):
         if mode not in RESET_MODES:
             raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {mode!r}")
         self.mode = mode
+        self._batched = isinstance(env, VmapWrapper)
+
+    OWN_INFO = ("final_obs", "reset_key", "first_state")
+
+    def _reset_each(self, keys: jax.Array) -> State:
+        """Reset every environment with its own key ([N, 2] batched, [2] otherwise)."""
+        return jax.vmap(self.env.env.reset)(keys) if self._batched else self.env.reset(keys)
+
+    def _split_each(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        split = jax.vmap(jax.random.split) if self._batched else jax.random.split
+        both = split(keys)
+        return (both[:, 0], both[:, 1]) if self._batched else (both[0], both[1])
 
     def reset(self, key: jax.Array) -> State:
         key, reset_key = jax.random.split(key)
         state = self.env.reset(key)
         info = {**state.info, "final_obs": state.obs}
         if self.mode == "full":
-            info["reset_key"] = reset_key
+            info["reset_key"] = jax.random.split(reset_key, self.env.num_envs) if self._batched else reset_key
         state = state.replace(info=info)
         if self.mode == "cached":
             state = state.replace(info={**state.info, "first_state": state})
@@ -156,23 +188,29 @@ class AutoReset(Wrapper):
     def step(self, state: State, action: jax.Array) -> State:
         if self.mode == "cached":
             first = state.info["first_state"]
-            state = state.replace(info={k: v for k, v in state.info.items() if k != "first_state"})
-        nxt = self.env.step(state, action)
-        info = {**nxt.info, "final_obs": nxt.obs}
+        nxt = self.env.step(self._inward(state), action)
+        nxt = nxt.replace(info={**nxt.info, "final_obs": nxt.obs})
         if self.mode == "none":
-            return nxt.replace(info=info)
+            return nxt
         if self.mode == "full":
-            key, sub = jax.random.split(state.info["reset_key"])
-            fresh = self.env.reset(sub)
-            fresh = fresh.replace(info={**fresh.info, "final_obs": nxt.obs, "reset_key": key})
-            info["reset_key"] = key
-        else:
-            fresh = first.replace(info={**first.info, "final_obs": nxt.obs})
-        nxt = nxt.replace(info=info)
-        # Only the physics and the observation restart; the ended step's outcome stays.
-        # Keys of outer wrappers may ride along in `nxt.info`; they stay for them to handle.
-        restarted = nxt.replace(inner=fresh.inner, obs=fresh.obs, info={**nxt.info, **fresh.info})
-        out = _where(nxt.done > 0, restarted, nxt)
+            # The key advances every step, whether or not any environment resets.
+            keys, subs = self._split_each(state.info["reset_key"])
+            nxt = nxt.replace(info={**nxt.info, "reset_key": keys})
+
+        def restart(nxt: State) -> State:
+            if self.mode == "full":
+                fresh = self._reset_each(subs)
+                fresh_info = {**fresh.info, "reset_key": keys}
+            else:
+                fresh, fresh_info = first, first.info
+            # Only the physics and the observation restart; the ended step's outcome stays.
+            info = {**nxt.info, **fresh_info, "final_obs": nxt.obs}
+            restarted = nxt.replace(inner=fresh.inner, obs=fresh.obs, info=info)
+            return _select(nxt.done > 0, restarted, nxt)
+
+        if self.mode == "full" and self._batched:
+            return jax.lax.cond(jnp.any(nxt.done > 0), restart, lambda n: n, nxt)
+        out = restart(nxt)
         if self.mode == "cached":
             out = out.replace(info={**out.info, "first_state": first})
         return out
@@ -188,13 +226,15 @@ class EpisodeStatistics(Wrapper):
 
     def reset(self, key: jax.Array) -> State:
         state = self.env.reset(key)
-        zero = jnp.zeros((), jnp.float32)
+        zero = jnp.zeros_like(state.reward)  # (num_envs,) when batched
         info = {**state.info, "running_return": zero, "running_length": zero}
         metrics = {**state.metrics, "episode_return": zero, "episode_length": zero, "episode_done": zero}
         return state.replace(info=info, metrics=metrics)
 
+    OWN_INFO = ("running_return", "running_length")
+
     def step(self, state: State, action: jax.Array) -> State:
-        nxt = self.env.step(state, action)
+        nxt = self.env.step(self._inward(state), action)
         ret = state.info["running_return"] + nxt.reward
         length = state.info["running_length"] + 1.0
         done = nxt.done
@@ -244,6 +284,8 @@ class NormalizeObservation(Wrapper):
         self.update = update
         self.clip = clip
 
+    OWN_INFO = ("obs_stats", "raw_obs", "raw_final_obs")
+
     def _apply(self, state: State, stats: normalization.RunningStats) -> State:
         norm = lambda x: normalization.normalize(stats, x, clip=self.clip)  # noqa: E731
         info = {**state.info, "obs_stats": stats, "raw_obs": state.obs}
@@ -261,11 +303,10 @@ class NormalizeObservation(Wrapper):
 
     def step(self, state: State, action: jax.Array) -> State:
         stats = state.info["obs_stats"]
-        own = ("obs_stats", "raw_obs", "raw_final_obs")
-        inner_info = {k: v for k, v in state.info.items() if k not in own}
+        inner = self._inward(state)
         if "raw_final_obs" in state.info:
-            inner_info["final_obs"] = state.info["raw_final_obs"]
-        nxt = self.env.step(state.replace(obs=state.info["raw_obs"], info=inner_info), action)
+            inner = inner.replace(info={**inner.info, "final_obs": state.info["raw_final_obs"]})
+        nxt = self.env.step(inner.replace(obs=state.info["raw_obs"]), action)
         if self.update:
             stats = normalization.update(stats, nxt.obs)
         return self._apply(nxt, stats)

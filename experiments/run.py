@@ -41,7 +41,9 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> Path:
     if config.algo not in ALGOS:
         raise ValueError(f"unknown algo {config.algo!r}; choose one of {sorted(ALGOS)}")
     algo = ALGOS[config.algo]
-    env, spec = envs.make(config.task, **config.env.to_dict())
+    env_kwargs = config.env.to_dict()
+    env, spec = envs.make(config.task, **env_kwargs)
+    eval_env, _ = envs.make(config.task, **{**env_kwargs, "num_envs": None, "reset_mode": "none"})
     learner = algo.make_learner(config.agent, env)
 
     workdir = _workdir(config)
@@ -51,13 +53,13 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> Path:
     key = jax.random.PRNGKey(config.seed)
     k_train, k_eval = jax.random.split(key)
     carry, metrics, timings = loop.run_chunks(
-        learner, k_train, algo.num_iterations(config.agent), config.chunk_iterations, progress=progress
+        learner, k_train, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations, progress=progress
     )
     metrics.to_parquet(workdir / "metrics.parquet")
     plotting.learning_curve(metrics, workdir / "learning_curve.png", title=f"{config.algo.upper()} on {config.task}")
 
     policy = lambda obs, k: algo.act(carry.agent, obs, k, config.agent, deterministic=True)  # noqa: E731
-    returns = np.asarray(jax.jit(evaluation.evaluate, static_argnums=(0, 1, 3))(env, policy, k_eval, config.eval_episodes))
+    returns = np.asarray(jax.jit(evaluation.evaluate, static_argnums=(0, 1, 3))(eval_env, policy, k_eval, config.eval_episodes))
     env_steps = int(metrics["env_steps"].iloc[-1])
     summary = {
         "task": config.task,

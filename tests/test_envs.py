@@ -224,3 +224,29 @@ def test_unknown_override_is_refused_with_valid_keys():
 def test_playground_override_reaches_the_task():
     _, spec = envs.make("CartpoleBalance", ctrl_dt=0.02, sim_dt=0.01)
     assert spec.control_dt == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("mode", ["full", "cached"])
+def test_batched_auto_reset_restarts_only_finished_envs(mode):
+    env, spec = envs.make("PointReachTerminal", num_envs=4, episode_length=100, reset_mode=mode)
+    state = env.reset(jax.random.PRNGKey(0))
+    first_obs = state.obs
+    push = jnp.array([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])  # envs 0 and 2 head out
+    step = jax.jit(env.step)
+    for _ in range(30):
+        prev = state
+        state = step(state, push)
+        if float(state.done.sum()) > 0:
+            break
+    np.testing.assert_array_equal(state.done, [1, 0, 1, 0])
+    assert float(state.truncated.sum()) == 0.0
+    # finished envs restarted near the origin; the final observation is the one outside
+    assert np.all(np.linalg.norm(state.obs[jnp.array([0, 2]), :2], axis=-1) < 0.2)
+    assert np.all(np.linalg.norm(state.info["final_obs"][jnp.array([0, 2]), :2], axis=-1) > 1.5)
+    # the others simply went on
+    np.testing.assert_array_equal(state.obs[jnp.array([1, 3])], prev.obs[jnp.array([1, 3])])
+    assert np.all(np.asarray(state.metrics["episode_done"]) == np.asarray(state.done))
+    if mode == "cached":
+        np.testing.assert_array_equal(state.obs[jnp.array([0, 2])], first_obs[jnp.array([0, 2])])
+    else:
+        assert not np.allclose(state.obs[jnp.array([0, 2])], first_obs[jnp.array([0, 2])])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import envs
-from algos import evaluation, loop, ppo
+from algos import evaluation, ppo
 from algos.returns import gae
 
 
@@ -49,7 +49,6 @@ def test_gae_bootstraps_at_truncation_not_at_termination():
 @pytest.fixture(scope="module")
 def pointreach_config():
     c = ppo.default_config()
-    c.num_envs = 16
     c.rollout_length = 25
     c.total_env_steps = 16 * 25 * 60
     c.learning_rate = 3e-3
@@ -58,10 +57,10 @@ def pointreach_config():
 
 
 def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
-    env, spec = envs.make("PointReach", episode_length=25)
+    env, spec = envs.make("PointReach", episode_length=25, num_envs=16)
+    eval_env, _ = envs.make("PointReach", episode_length=25)
     config = pointreach_config
-    learner = ppo.make_learner(config, env)
-    train = loop.make_train(learner, ppo.num_iterations(config))
+    train = ppo.make_train(config, env)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     carries, metrics = jax.jit(jax.vmap(train))(keys)
 
@@ -69,10 +68,10 @@ def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
 
     def eval_one(agent, k):
         policy = lambda obs, kk: ppo.act(agent, obs, kk, config, deterministic=True)  # noqa: E731
-        return evaluation.evaluate(env, policy, k, 32).mean()
+        return evaluation.evaluate(eval_env, policy, k, 32).mean()
 
     trained = jax.jit(jax.vmap(eval_one))(carries.agent, eval_keys)
-    random = evaluation.evaluate(env, envs.random_policy(spec), jax.random.PRNGKey(2), 256)
+    random = evaluation.evaluate(eval_env, envs.random_policy(spec), jax.random.PRNGKey(2), 256)
     # of at most 25: a random walk scores ~5, reaching and holding the goal ~20
     assert float(random.mean()) < 8.0
     assert np.all(np.asarray(trained) > 15.0), (trained, random.mean())

@@ -10,7 +10,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.algo = "ppo"
     c.task = "CartpoleBalance"
     c.seed = 0
-    c.env = ml_collections.ConfigDict({"episode_length": 1000, "action_repeat": 1, "reset_mode": "full"})
+    c.env = ml_collections.ConfigDict(
+        {"num_envs": 32, "episode_length": 1000, "action_repeat": 1, "reset_mode": "full"}
+    )
     c.agent = ppo.default_config()
     c.agent.total_env_steps = 1_000_000
     c.chunk_iterations = 10  # training iterations per jitted chunk (one progress-bar tick)
