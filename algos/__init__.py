@@ -1,0 +1,1 @@
+"""Agents as modules of pure functions over pytrees (`init`, `act`, `update`, `make_train`)."""

@@ -1,0 +1,1 @@
+"""Configs, the run launcher, the host training loop and benchmarks."""
