@@ -29,7 +29,7 @@ def _where(cond: jax.Array, x, y):
 
 def _select(cond: jax.Array, x, y):
     """`_where` for a `cond` of shape (N,) over leaves of shape (N, ...) (or all scalar)."""
-    return jax.tree.map(lambda a, b: jnp.where(cond.reshape(cond.shape + (1,) * (a.ndim - cond.ndim)), a, b), x, y)
+    return jax.tree.map(lambda a, b: jnp.where(cond.reshape(cond.shape + (1,) * (jnp.ndim(a) - cond.ndim)), a, b), x, y)
 
 
 class Wrapper(Environment):

@@ -26,7 +26,7 @@ import envs
 from envs.backends import mujoco_model
 
 
-def time_mjx(step_fn, state, num_envs: int, action_size: int, steps: int, repeats: int = 3) -> tuple[float, float]:
+def time_mjx(step_fn, state, num_envs: int, action_size: int, steps: int, repeats: int = 5) -> tuple[float, float]:
     """Returns (compile seconds, best steps/s) for `steps` scanned steps of `num_envs` envs."""
     actions = jax.random.uniform(jax.random.PRNGKey(1), (steps, num_envs, action_size), minval=-1, maxval=1)
 
@@ -70,7 +70,7 @@ def benchmark_task(task: str, env_counts: list[int], steps_budget: int, reset_mo
     c_rate = time_mujoco_c(mujoco_model(envs.make(task)[0]), substeps)
     rows = []
     for n in env_counts:
-        steps = int(max(10, min(200, steps_budget // n)))
+        steps = int(max(20, min(1000, steps_budget // n)))
         keys = jax.random.split(jax.random.PRNGKey(0), n)
         bare_state = jax.jit(jax.vmap(bare.reset))(keys)
         bare_compile, bare_rate = time_mjx(jax.vmap(bare.step), bare_state, n, spec.action_size, steps)
