@@ -106,13 +106,13 @@ class EpisodeLimit(Wrapper):
     termination, not a truncation.
     """
 
+    OWN_INFO = ("steps",)
+
     def __init__(self, env: Environment, episode_length: int):
         super().__init__(env)
         if episode_length < 1:
             raise ValueError(f"episode_length must be >= 1, got {episode_length}")
         self.episode_length = int(episode_length)
-
-    OWN_INFO = ("steps",)
 
     @property
     def spec(self) -> EnvSpec:
@@ -156,14 +156,14 @@ class AutoReset(Wrapper):
     cond becomes a select again: still correct, no longer cheaper.
     """
 
+    OWN_INFO = ("final_obs", "reset_key", "first_state")
+
     def __init__(self, env: Environment, mode: str = "full"):
         super().__init__(env)
         if mode not in RESET_MODES:
             raise ValueError(f"reset_mode must be one of {RESET_MODES}, got {mode!r}")
         self.mode = mode
         self._batched = isinstance(env, VmapWrapper)
-
-    OWN_INFO = ("final_obs", "reset_key", "first_state")
 
     def _reset_each(self, keys: jax.Array) -> State:
         """Reset every environment with its own key ([N, 2] batched, [2] otherwise)."""
@@ -279,12 +279,12 @@ class NormalizeObservation(Wrapper):
     With `update=False` the statistics are frozen (evaluation).
     """
 
+    OWN_INFO = ("obs_stats", "raw_obs", "raw_final_obs")
+
     def __init__(self, env: Environment, update: bool = True, clip: float = 10.0):
         super().__init__(env)
         self.update = update
         self.clip = clip
-
-    OWN_INFO = ("obs_stats", "raw_obs", "raw_final_obs")
 
     def _apply(self, state: State, stats: normalization.RunningStats) -> State:
         norm = lambda x: normalization.normalize(stats, x, clip=self.clip)  # noqa: E731
