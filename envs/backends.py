@@ -70,10 +70,15 @@ class BackendEnv(Environment):
         return self._wrap(self._base.step(state.inner, action))
 
 
+def _mj_model(base):
+    """The `mujoco.MjModel` of a Playground env (`mj_model`) or a Brax one (`sys.mj_model`)."""
+    if hasattr(base, "mj_model"):
+        return base.mj_model
+    return getattr(getattr(base, "sys", None), "mj_model", None)
+
+
 def _control_range(base) -> tuple[float, float]:
-    mj_model = getattr(base, "mj_model", None)
-    if mj_model is None and hasattr(base, "sys"):
-        mj_model = getattr(base.sys, "mj_model", None)
+    mj_model = _mj_model(base)
     if mj_model is None or mj_model.nu == 0 or not np.all(mj_model.actuator_ctrllimited):
         return -1.0, 1.0
     ranges = np.asarray(mj_model.actuator_ctrlrange)
@@ -89,7 +94,4 @@ def mujoco_model(env: Environment):
     base = env.unwrapped
     if not isinstance(base, BackendEnv):
         raise TypeError(f"{type(base).__name__} has no MuJoCo model")
-    inner = base.base
-    if hasattr(inner, "mj_model"):
-        return inner.mj_model
-    return inner.sys.mj_model
+    return _mj_model(base.base)

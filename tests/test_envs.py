@@ -109,7 +109,7 @@ def test_action_repeat_sums_rewards_of_the_base_steps(cartpole_step):
 
 def test_action_repeat_stops_accumulating_after_termination():
     env = wrappers.ActionRepeat(PointReach(terminate_radius=0.25, step_size=0.1), 4)
-    state = env.reset(jax.random.PRNGKey(0)).replace()
+    state = env.reset(jax.random.PRNGKey(0))
     state = state.replace(inner=state.inner.replace(pos=jnp.array([0.2, 0.0])))
     state = state.replace(obs=env.env._obs(state.inner))
     nxt = env.step(state, jnp.array([1.0, 0.0]))
