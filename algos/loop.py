@@ -1,18 +1,19 @@
 """The chunked training-loop skeleton shared by every agent.
 
-An agent supplies a `Learner`: `init(key) -> carry` and `step(carry) -> (carry,
-metrics)`, one training iteration (collect experience, update). Everything lives in
+An agent supplies a `Learner`: `init(key, hparams) -> carry` and `step(carry) ->
+(carry, metrics)`, one training iteration (collect experience, update). Everything lives in
 `carry` (parameters, optimiser states, normaliser, environment state, keys), so a
 run stopped at a chunk boundary resumes bit for bit from the carry alone.
 
 `make_chunk` scans `step` for a fixed number of iterations in one jitted call;
 the host loop around chunks (progress bar, metrics, checkpoints) lives in
-`experiments`. `make_train` scans the whole run, for `jit(vmap(train))` over seeds.
+`experiments`. `make_train` scans the whole run, for `jit(vmap(train))` over seeds and over the
+numeric hyperparameters in `hparams` (see `algos.hparams`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +25,7 @@ Metrics = dict[str, jax.Array]
 
 
 class Learner(NamedTuple):
-    init: Callable[[jax.Array], Carry]
+    init: Callable[[jax.Array, Mapping[str, jax.Array] | None], Carry]
     step: Callable[[Carry], tuple[Carry, Metrics]]
     env_steps_per_iteration: int
 
@@ -38,12 +39,15 @@ def make_chunk(learner: Learner, iterations: int) -> Callable[[Carry], tuple[Car
     return chunk
 
 
-def make_train(learner: Learner, iterations: int) -> Callable[[jax.Array], tuple[Carry, Metrics]]:
-    """`train(key) -> (final carry, metrics [iterations, ...])`; jittable and vmappable."""
+def make_train(learner: Learner, iterations: int) -> Callable[..., tuple[Carry, Metrics]]:
+    """`train(key, hparams=None) -> (final carry, metrics [iterations, ...])`; jittable and vmappable.
+
+    `hparams` overrides numeric hyperparameters of the config (a partial dict).
+    """
     chunk = make_chunk(learner, iterations)
 
-    def train(key: jax.Array) -> tuple[Carry, Metrics]:
-        return chunk(learner.init(key))
+    def train(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> tuple[Carry, Metrics]:
+        return chunk(learner.init(key, hparams))
 
     return train
 

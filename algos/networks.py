@@ -69,3 +69,91 @@ def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, x: jax.Array) -> jax.
 
 def gaussian_entropy(log_std: jax.Array) -> jax.Array:
     return jnp.sum(log_std + 0.5 * jnp.log(2.0 * jnp.pi * jnp.e), axis=-1)
+
+
+class TanhGaussianPolicy(nn.Module):
+    """SAC's actor: an MLP giving the mean and a bounded, state-dependent log-std.
+
+    Returns `(mean [.., A], log_std [.., A])` of the Gaussian *before* the tanh;
+    `log_std` is squashed into [log_std_min, log_std_max] smoothly, as in DrQ and
+    the SAC reference implementations.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = MLP(self.hidden_sizes, 2 * self.action_dim, self.activation, out_scale=0.01)(obs)
+        mean, raw = jnp.split(out, 2, axis=-1)
+        log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
+        return mean, log_std
+
+
+class DeterministicPolicy(nn.Module):
+    """DDPG's actor: `tanh(MLP(obs))`, an action in [-1, 1]^A.
+
+    With `feature_dim`, a DrQ-v2 trunk (Dense -> LayerNorm -> tanh) comes first.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    feature_dim: int | None = None
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        if self.feature_dim:
+            obs = jnp.tanh(nn.LayerNorm()(nn.Dense(self.feature_dim)(obs)))
+        return jnp.tanh(MLP(self.hidden_sizes, self.action_dim, self.activation)(obs))
+
+
+class EnsembleCritic(nn.Module):
+    """`num_critics` independent Q(s, a) MLPs (twin critics by default), one vmapped module.
+
+    Returns Q-values of shape [num_critics, ...]. With `feature_dim`, a DrQ-v2 trunk
+    (Dense -> LayerNorm -> tanh), shared by the critics, embeds the observation
+    before the action is concatenated.
+    """
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    num_critics: int = 2
+    feature_dim: int | None = None
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        if self.feature_dim:
+            obs = jnp.tanh(nn.LayerNorm()(nn.Dense(self.feature_dim)(obs)))
+        ensemble = nn.vmap(
+            MLP,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        q = ensemble(self.hidden_sizes, 1, self.activation, name="q")(jnp.concatenate([obs, action], axis=-1))
+        return q[..., 0]
+
+
+def tanh_gaussian_sample(mean: jax.Array, log_std: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Sample a = tanh(u), u ~ N(mean, exp(log_std)^2); returns (a [.., A], log pi(a) per dimension [.., A]).
+
+    The per-dimension log-density is kept (not summed) so that weighted variants
+    (CIP's causality-aware entropy) can reuse it. Uses the stable identity
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)).
+    """
+    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    z = (u - mean) * jnp.exp(-log_std)
+    log_prob_u = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    log_det = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u), log_prob_u - log_det
+
+
+def to_action_box(unit_action: jax.Array, low: float, high: float) -> jax.Array:
+    """Map an action in [-1, 1] to the environment's box [low, high]."""
+    return low + 0.5 * (unit_action + 1.0) * (high - low)

@@ -36,3 +36,28 @@ def gae(
 
     _, advantages = jax.lax.scan(backward, jnp.zeros_like(deltas[0]), (deltas, done), reverse=True)
     return advantages, advantages + values
+
+
+def nstep_return(
+    rewards: jax.Array, terminated: jax.Array, done: jax.Array, gamma: float | jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """n-step returns over sampled sequences [B, n] that may cross episode boundaries.
+
+    Step k of a sequence counts only if no episode ended at an earlier step. With
+    `last` the final counted step (the first `done`, else n - 1):
+
+        G        = sum_{k <= last} gamma^k r_k
+        discount = gamma^(last + 1) * (1 - terminated_last)
+
+    so the target `G + discount * Q(next_obs[last], .)` bootstraps through a time-out
+    and not through a termination. Returns (G [B], discount [B], last [B] int32).
+    """
+    n = rewards.shape[-1]
+    ended_before = jnp.concatenate([jnp.zeros_like(done[..., :1]), done[..., :-1]], axis=-1)
+    counted = jnp.cumprod(1.0 - ended_before, axis=-1)
+    powers = gamma ** jnp.arange(n, dtype=rewards.dtype)
+    g = jnp.sum(counted * powers * rewards, axis=-1)
+    last = (jnp.sum(counted, axis=-1) - 1).astype(jnp.int32)
+    term_last = jnp.take_along_axis(terminated, last[..., None], axis=-1)[..., 0]
+    discount = gamma ** (last + 1).astype(rewards.dtype) * (1.0 - term_last)
+    return g, discount, last

@@ -1,0 +1,167 @@
+"""DDPG in the DrQ-v2 style (Yarats et al., 2021), on state observations.
+
+DrQ-v2 without the image encoder: a deterministic tanh actor and twin critics
+(each with a Dense-LayerNorm-tanh trunk of `feature_dim`), n-step returns, and a
+Gaussian exploration noise whose standard deviation follows a linear schedule
+from `std_init` to `std_final` over `std_schedule_steps` environment steps. The
+same std, with noise clipped at `std_clip`, smooths the target action and the
+actor's action. It is ADS's backbone.
+
+    env, spec = envs.make("CartpoleBalance", num_envs=16)
+    carry, metrics = jax.jit(ddpg.make_train(ddpg.default_config(), env))(key)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import struct
+
+from algos import hparams as hp_lib
+from algos import networks, offpolicy, optim
+from envs.core import Environment, EnvSpec
+
+HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip")
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """DrQ-v2's settings as ADS uses them (lr 1e-4, hidden 1024, feature 50, nstep 3, update every 2 steps)."""
+    c = ml_collections.ConfigDict()
+    c.actor_lr = 1e-4
+    c.critic_lr = 1e-4
+    c.gamma = 0.99
+    c.tau = 0.005  # ADS's value (DrQ-v2's own default is 0.01)
+    c.std_init = 1.0
+    c.std_final = 0.1
+    c.std_schedule_steps = 250_000.0  # DrQ-v2's linear(1.0, 0.1, 500k frames) at action repeat 2
+    c.std_clip = 0.3
+    c.total_env_steps = 100_000
+    c.learning_starts = 4_000
+    c.replay_capacity = 1_000_000
+    c.batch_size = 256
+    c.nstep = 3
+    c.rollout_length = 1
+    c.replay_ratio = 0.5  # DrQ-v2 updates every 2 environment steps
+    c.hidden_sizes = (1024, 1024)
+    c.feature_dim = 50
+    c.activation = "relu"
+    c.num_critics = 2
+    c.max_grad_norm = 0.0
+    return c
+
+
+@struct.dataclass
+class DDPGState:
+    actor_params: dict
+    critic_params: dict
+    target_critic_params: dict
+    actor_opt: tuple
+    critic_opt: tuple
+    hp: dict
+    env_steps: jax.Array
+    updates: jax.Array
+    actor: networks.DeterministicPolicy = struct.field(pytree_node=False)
+    critic: networks.EnsembleCritic = struct.field(pytree_node=False)
+    action_low: float = struct.field(pytree_node=False)
+    action_high: float = struct.field(pytree_node=False)
+    max_grad_norm: float = struct.field(pytree_node=False)
+
+    @property
+    def tx(self):
+        return optim.adam(self.max_grad_norm or None)
+
+
+def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> DDPGState:
+    hp = hp_lib.resolve(config, HPARAMS, hparams)
+    feature = int(config.feature_dim) or None
+    actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature)
+    critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics, feature)
+    k_actor, k_critic = jax.random.split(key)
+    obs = jnp.zeros(spec.obs_shape, jnp.float32)
+    actor_params = actor.init(k_actor, obs)
+    critic_params = critic.init(k_critic, obs, jnp.zeros(spec.action_shape, jnp.float32))
+    tx = optim.adam(config.max_grad_norm or None)
+    return DDPGState(
+        actor_params=actor_params, critic_params=critic_params, target_critic_params=critic_params,
+        actor_opt=tx.init(actor_params), critic_opt=tx.init(critic_params), hp=hp,
+        env_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), actor=actor, critic=critic,
+        action_low=float(spec.action_low), action_high=float(spec.action_high),
+        max_grad_norm=float(config.max_grad_norm),
+    )
+
+
+def exploration_std(state: DDPGState) -> jax.Array:
+    """The scheduled std: linear from std_init to std_final over std_schedule_steps env steps."""
+    hp = state.hp
+    frac = jnp.clip(state.env_steps / jnp.maximum(hp["std_schedule_steps"], 1.0), 0.0, 1.0)
+    return hp["std_init"] + frac * (hp["std_final"] - hp["std_init"])
+
+
+def _noisy(mean: jax.Array, std: jax.Array, key: jax.Array, clip: jax.Array | None) -> jax.Array:
+    """mean + N(0, std) noise (clipped at +-clip if given), kept in [-1, 1] with a straight-through gradient."""
+    noise = std * jax.random.normal(key, mean.shape)
+    if clip is not None:
+        noise = jnp.clip(noise, -clip, clip)
+    x = mean + noise
+    return x + jax.lax.stop_gradient(jnp.clip(x, -1.0, 1.0) - x)
+
+
+def act(state: DDPGState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+    """The actor's action plus scheduled Gaussian noise (none when `deterministic`), in the env's box."""
+    mean = state.actor.apply(state.actor_params, obs)
+    unit = mean if deterministic else _noisy(mean, exploration_std(state), key, None)
+    return networks.to_action_box(unit, state.action_low, state.action_high)
+
+
+def critic_loss(critic_params, state: DDPGState, batch: offpolicy.NStepBatch, key: jax.Array):
+    """Squared n-step TD error of every critic against min_i Q'_i(s', smoothed mu(s'))."""
+    std, clip = exploration_std(state), state.hp["std_clip"]
+    next_action = _noisy(state.actor.apply(state.actor_params, batch.next_obs), std, key, clip)
+    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
+    target = jax.lax.stop_gradient(batch.reward + batch.discount * next_q)
+    unit_action = 2.0 * (batch.action - state.action_low) / (state.action_high - state.action_low) - 1.0
+    q = state.critic.apply(critic_params, batch.obs, unit_action)
+    loss = jnp.mean(jnp.sum((q - target) ** 2, axis=0))
+    return loss, {"critic_loss": loss, "q": q.mean()}
+
+
+def actor_loss(actor_params, state: DDPGState, obs: jax.Array, key: jax.Array):
+    """-E[min_i Q_i(s, mu(s) + clipped noise)], as DrQ-v2's actor update."""
+    std, clip = exploration_std(state), state.hp["std_clip"]
+    action = _noisy(state.actor.apply(actor_params, obs), std, key, clip)
+    loss = -jnp.mean(state.critic.apply(state.critic_params, obs, action).min(axis=0))
+    return loss, {"actor_loss": loss}
+
+
+def update(state: DDPGState, seq, key: jax.Array) -> tuple[DDPGState, dict]:
+    """One critic, actor and target update on sampled sequences `seq` [B, nstep]."""
+    hp, tx = state.hp, state.tx
+    batch = offpolicy.nstep_batch(seq, hp["gamma"])
+    k_critic, k_actor = jax.random.split(key)
+    grads, critic_info = jax.grad(critic_loss, has_aux=True)(state.critic_params, state, batch, k_critic)
+    critic_params, critic_opt = optim.gradient_step(tx, state.critic_params, state.critic_opt, grads, hp["critic_lr"])
+    state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
+    grads, actor_info = jax.grad(actor_loss, has_aux=True)(state.actor_params, state, batch.obs, k_actor)
+    actor_params, actor_opt = optim.gradient_step(tx, state.actor_params, state.actor_opt, grads, hp["actor_lr"])
+    target = optim.polyak(state.target_critic_params, state.critic_params, hp["tau"])
+    state = state.replace(actor_params=actor_params, actor_opt=actor_opt, target_critic_params=target,
+                          updates=state.updates + 1)
+    return state, {**critic_info, **actor_info, "exploration_std": exploration_std(state)}
+
+
+def make_learner(config, env: Environment):
+    """DDPG as an off-policy `Learner` (see `algos.offpolicy`); `env` must be batched."""
+    return offpolicy.make_learner(sys.modules[__name__], config, env)
+
+
+def make_train(config, env: Environment):
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])` for the whole budget."""
+    return offpolicy.make_train(sys.modules[__name__], config, env)
+
+
+def num_iterations(config, num_envs: int) -> int:
+    return offpolicy.num_iterations(config, num_envs)

@@ -1,0 +1,131 @@
+"""The off-policy training loop shared by SAC and DDPG (and the agents built on them).
+
+One iteration steps `num_envs` vmapped environments for `rollout_length` steps with
+the agent's exploration policy, appends the steps to the replay buffer, then makes
+`updates_per_iteration` gradient updates, each on a fresh batch of sampled
+sequences. Before the first iteration, `learning_starts` environment steps of
+uniformly random actions fill the buffer (counted in the budget).
+
+An agent module supplies:
+
+    init(key, spec, config, hparams) -> agent_state          (with an `env_steps` leaf)
+    act(agent_state, obs, key, deterministic=False) -> action
+    update(agent_state, batch, key) -> (agent_state, metrics)   batch: Transition [B, nstep]
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from algos import loop, replay
+from algos.returns import nstep_return
+from envs.core import Environment, State
+from envs.rollout import Transition, random_policy, rollout_from
+
+
+@struct.dataclass
+class Carry:
+    agent: object
+    buffer: replay.BufferState
+    env_state: State
+    key: jax.Array
+
+
+@struct.dataclass
+class NStepBatch:
+    """Sampled n-step transitions: the target is `reward + discount * V(next_obs)`. Leaves [B, ...]."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    discount: jax.Array
+    next_obs: jax.Array
+
+
+def nstep_batch(seq: Transition, gamma: jax.Array) -> NStepBatch:
+    """Collapse sequences [B, n] into n-step transitions (bootstrapping on time-outs only)."""
+    g, discount, last = nstep_return(seq.reward, seq.terminated, seq.done, gamma)
+    next_obs = jnp.take_along_axis(seq.next_obs, last[:, None, None], axis=1)[:, 0]
+    return NStepBatch(obs=seq.obs[:, 0], action=seq.action[:, 0], reward=g, discount=discount, next_obs=next_obs)
+
+
+def check_config(config, num_envs: int | None) -> None:
+    if num_envs is None:
+        raise ValueError("off-policy agents step a batched environment: envs.make(task, num_envs=N).")
+    for name in ("batch_size", "nstep", "rollout_length", "replay_capacity"):
+        if int(config[name]) < 1:
+            raise ValueError(f"config.{name} must be >= 1, got {config[name]}")
+
+
+def prefill_iterations(config, num_envs: int) -> int:
+    return math.ceil(config.learning_starts / num_envs)
+
+
+def num_iterations(config, num_envs: int) -> int:
+    """Training iterations that, after the random prefill, make up `config.total_env_steps`."""
+    remaining = config.total_env_steps - prefill_iterations(config, num_envs) * num_envs
+    return max(1, remaining // (num_envs * config.rollout_length))
+
+
+def updates_per_iteration(config, num_envs: int) -> int:
+    return max(1, round(config.replay_ratio * num_envs * config.rollout_length))
+
+
+def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
+    """The `Learner` of an off-policy agent module (see the module docstring)."""
+    spec = env.spec
+    check_config(config, spec.num_envs)
+    num_envs = spec.num_envs
+    capacity = min(int(config.replay_capacity), int(config.total_env_steps))
+    buffer = replay.make(capacity, num_envs, config.batch_size, config.nstep)
+    num_updates = updates_per_iteration(config, num_envs)
+    explore = random_policy(spec)
+
+    def add(buf, traj):
+        return replay.add_trajectory(buffer, buf, traj)
+
+    def init_carry(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
+        k_agent, k_env, k_fill, k_run = jax.random.split(key, 4)
+        agent_state = agent.init(k_agent, spec, config, hparams)
+        env_state = env.reset(k_env)
+        unbatched = jax.tree.map(lambda x: x[0], env_state.obs)
+        example = Transition(
+            obs=unbatched, action=jnp.zeros(spec.action_shape), reward=jnp.zeros(()), next_obs=unbatched,
+            done=jnp.zeros(()), truncated=jnp.zeros(()),
+        )
+        buf = replay.init(buffer, example)
+        fill = prefill_iterations(config, num_envs)
+        if fill:
+            env_state, traj = rollout_from(env, explore, env_state, k_fill, fill)
+            buf = add(buf, traj)
+            agent_state = agent_state.replace(env_steps=agent_state.env_steps + fill * num_envs)
+        return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=k_run)
+
+    def step(carry: Carry) -> tuple[Carry, dict]:
+        key, k_roll, k_update = jax.random.split(carry.key, 3)
+        policy = lambda obs, k: agent.act(carry.agent, obs, k)  # noqa: E731
+        env_state, traj = rollout_from(env, policy, carry.env_state, k_roll, config.rollout_length)
+        buf = add(carry.buffer, traj)
+        agent_state = carry.agent.replace(env_steps=carry.agent.env_steps + num_envs * config.rollout_length)
+
+        def one_update(a, k):
+            k_sample, k_learn = jax.random.split(k)
+            return agent.update(a, replay.sample(buffer, buf, k_sample), k_learn)
+
+        agent_state, info = jax.lax.scan(one_update, agent_state, jax.random.split(k_update, num_updates))
+        metrics = {**jax.tree.map(jnp.mean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean(),
+                   "env_steps": agent_state.env_steps}
+        return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=key), metrics
+
+    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=num_envs * config.rollout_length)
+
+
+def make_train(agent: ModuleType, config, env: Environment):
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it."""
+    return loop.make_train(make_learner(agent, config, env), num_iterations(config, env.spec.num_envs))
