@@ -28,6 +28,7 @@ class Learner(NamedTuple):
     init: Callable[[jax.Array, Mapping[str, jax.Array] | None], Carry]
     step: Callable[[Carry], tuple[Carry, Metrics]]
     env_steps_per_iteration: int
+    prefill_env_steps: int = 0  # environment steps taken by `init` (an off-policy random prefill)
 
 
 def make_chunk(learner: Learner, iterations: int) -> Callable[[Carry], tuple[Carry, Metrics]]:

@@ -119,11 +119,11 @@ def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
             return agent.update(a, replay.sample(buffer, buf, k_sample), k_learn)
 
         agent_state, info = jax.lax.scan(one_update, agent_state, jax.random.split(k_update, num_updates))
-        metrics = {**jax.tree.map(jnp.mean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean(),
-                   "env_steps": agent_state.env_steps}
+        metrics = {**jax.tree.map(jnp.mean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean()}
         return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=key), metrics
 
-    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=num_envs * config.rollout_length)
+    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=num_envs * config.rollout_length,
+                        prefill_env_steps=prefill_iterations(config, num_envs) * num_envs)
 
 
 def make_train(agent: ModuleType, config, env: Environment):

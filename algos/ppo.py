@@ -13,14 +13,15 @@ by running statistics held in the agent state.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 from flax import struct
-from flax.training.train_state import TrainState
 
-from algos import loop, networks
+from algos import hparams as hp_lib
+from algos import loop, networks, optim
 from algos.returns import gae
 from envs import normalization
 from envs.core import Environment, EnvSpec, State
@@ -49,10 +50,24 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
+HPARAMS = ("learning_rate", "gamma", "gae_lambda", "clip_eps", "entropy_coef", "value_coef", "reward_scaling")
+
+
 @struct.dataclass
 class PPOState:
-    train_state: TrainState
+    params: dict
+    opt_state: tuple
     obs_stats: normalization.RunningStats
+    hp: dict
+    updates: jax.Array
+    net: networks.GaussianActorCritic = struct.field(pytree_node=False)
+    normalize_obs: bool = struct.field(pytree_node=False)
+    max_grad_norm: float = struct.field(pytree_node=False)
+    anneal_updates: int = struct.field(pytree_node=False)  # 0: constant learning rate
+
+    @property
+    def tx(self):
+        return optim.adam(self.max_grad_norm or None, eps=1e-5)
 
 
 @struct.dataclass
@@ -62,91 +77,94 @@ class Carry:
     key: jax.Array
 
 
-def _network(config, spec: EnvSpec) -> networks.GaussianActorCritic:
-    return networks.GaussianActorCritic(
-        action_dim=spec.action_size,
-        hidden_sizes=tuple(config.hidden_sizes),
-        activation=config.activation,
-        init_log_std=config.init_log_std,
-    )
-
-
 def num_iterations(config, num_envs: int) -> int:
     """Training iterations that make up `config.total_env_steps` with `num_envs` environments."""
     return max(1, config.total_env_steps // (num_envs * config.rollout_length))
 
 
-def init(key: jax.Array, spec: EnvSpec, config) -> PPOState:
+def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> PPOState:
     """Parameters, optimiser and observation statistics; `spec` may be batched."""
-    net = _network(config, spec)
-    params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
-    lr = config.learning_rate
-    if config.anneal_lr:
-        steps = num_iterations(config, spec.num_envs or 1) * config.update_epochs * config.num_minibatches
-        lr = optax.linear_schedule(config.learning_rate, 0.0, steps)
-    tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
-    return PPOState(
-        train_state=TrainState.create(apply_fn=net.apply, params=params, tx=tx),
-        obs_stats=normalization.init(spec.obs_shape),
+    net = networks.GaussianActorCritic(
+        action_dim=spec.action_size, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
+        init_log_std=config.init_log_std,
     )
+    params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
+    anneal = num_iterations(config, spec.num_envs or 1) * config.update_epochs * config.num_minibatches
+    state = PPOState(
+        params=params, opt_state=None, obs_stats=normalization.init(spec.obs_shape),
+        hp=hp_lib.resolve(config, HPARAMS, hparams), updates=jnp.zeros((), jnp.int32), net=net,
+        normalize_obs=bool(config.normalize_obs), max_grad_norm=float(config.max_grad_norm),
+        anneal_updates=anneal if config.anneal_lr else 0,
+    )
+    return state.replace(opt_state=state.tx.init(params))
 
 
-def _normalize(agent: PPOState, obs: jax.Array, config) -> jax.Array:
-    return normalization.normalize(agent.obs_stats, obs) if config.normalize_obs else obs
+def _normalize(agent: PPOState, obs: jax.Array) -> jax.Array:
+    return normalization.normalize(agent.obs_stats, obs) if agent.normalize_obs else obs
 
 
-def act(agent: PPOState, obs: jax.Array, key: jax.Array, config, deterministic: bool = False) -> jax.Array:
+def act(agent: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
     """Sample (or, deterministic, the mean) action, unclipped; environments clip."""
-    mean, log_std, _ = agent.train_state.apply_fn(agent.train_state.params, _normalize(agent, obs, config))
+    mean, log_std, _ = agent.net.apply(agent.params, _normalize(agent, obs))
     if deterministic:
         return mean
     return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
 
 
 def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[PPOState, dict]:
-    """One PPO update on a [T, N] trajectory collected with `agent`'s policy."""
-    ts = agent.train_state
-    obs = _normalize(agent, traj.obs, config)
-    next_obs = _normalize(agent, traj.next_obs, config)
-    mean, log_std, values = ts.apply_fn(ts.params, obs)
-    _, _, next_values = ts.apply_fn(ts.params, next_obs)
+    """One PPO update on a [T, N] trajectory collected with `agent`'s policy.
+
+    `config` gives the structure (epochs, minibatches); the numbers come from `agent.hp`.
+    """
+    hp, apply = agent.hp, agent.net.apply
+    obs = _normalize(agent, traj.obs)
+    next_obs = _normalize(agent, traj.next_obs)
+    mean, log_std, values = apply(agent.params, obs)
+    _, _, next_values = apply(agent.params, next_obs)
     old_log_prob = networks.gaussian_log_prob(mean, log_std, traj.action)
     advantages, targets = gae(
-        traj.reward * config.reward_scaling, values, next_values, traj.terminated, traj.done,
-        config.gamma, config.gae_lambda,
+        traj.reward * hp["reward_scaling"], values, next_values, traj.terminated, traj.done,
+        hp["gamma"], hp["gae_lambda"],
     )
     batch = (obs, traj.action, old_log_prob, values, advantages, targets)
     batch_size = obs.shape[0] * obs.shape[1]
     batch = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), batch)
+    clip_eps = hp["clip_eps"]
 
     def loss_fn(params, mb):
         o, a, logp_old, v_old, adv, tgt = mb
-        mean, log_std, v = ts.apply_fn(params, o)
+        mean, log_std, v = apply(params, o)
         logp = networks.gaussian_log_prob(mean, log_std, a)
         ratio = jnp.exp(logp - logp_old)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        policy_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - config.clip_eps, 1 + config.clip_eps) * adv).mean()
-        v_clipped = v_old + jnp.clip(v - v_old, -config.clip_eps, config.clip_eps)
+        policy_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv).mean()
+        v_clipped = v_old + jnp.clip(v - v_old, -clip_eps, clip_eps)
         value_loss = 0.5 * jnp.maximum((v - tgt) ** 2, (v_clipped - tgt) ** 2).mean()
         entropy = networks.gaussian_entropy(log_std).mean()
-        total = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+        total = policy_loss + hp["value_coef"] * value_loss - hp["entropy_coef"] * entropy
         return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
                        "approx_kl": ((ratio - 1) - jnp.log(ratio)).mean()}
 
-    def minibatch_step(ts, mb):
-        grads, info = jax.grad(loss_fn, has_aux=True)(ts.params, mb)
-        return ts.apply_gradients(grads=grads), info
+    def minibatch_step(carry, mb):
+        params, opt_state, updates = carry
+        grads, info = jax.grad(loss_fn, has_aux=True)(params, mb)
+        lr = hp["learning_rate"]
+        if agent.anneal_updates:
+            lr = lr * jnp.clip(1.0 - updates / agent.anneal_updates, 0.0, 1.0)
+        params, opt_state = optim.gradient_step(agent.tx, params, opt_state, grads, lr)
+        return (params, opt_state, updates + 1), info
 
-    def epoch(ts, k):
+    def epoch(carry, k):
         perm = jax.random.permutation(k, batch_size)
         mbs = jax.tree.map(lambda x: x[perm].reshape((config.num_minibatches, -1, *x.shape[1:])), batch)
-        return jax.lax.scan(minibatch_step, ts, mbs)
+        return jax.lax.scan(minibatch_step, carry, mbs)
 
-    ts, info = jax.lax.scan(epoch, ts, jax.random.split(key, config.update_epochs))
-    stats = agent.obs_stats
-    if config.normalize_obs:
-        stats = normalization.update(stats, traj.obs)
-    return PPOState(train_state=ts, obs_stats=stats), jax.tree.map(jnp.mean, info)
+    (params, opt_state, updates), info = jax.lax.scan(
+        epoch, (agent.params, agent.opt_state, agent.updates), jax.random.split(key, config.update_epochs)
+    )
+    stats = normalization.update(agent.obs_stats, traj.obs) if agent.normalize_obs else agent.obs_stats
+    agent = agent.replace(params=params, opt_state=opt_state, updates=updates, obs_stats=stats)
+    return agent, jax.tree.map(jnp.mean, info)
 
 
 def make_learner(config, env: Environment) -> loop.Learner:
@@ -164,13 +182,13 @@ def make_learner(config, env: Environment) -> loop.Learner:
             f"num_minibatches = {config.num_minibatches}"
         )
 
-    def init_carry(key: jax.Array) -> Carry:
+    def init_carry(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
         k_agent, k_env, k_run = jax.random.split(key, 3)
-        return Carry(agent=init(k_agent, spec, config), env_state=env.reset(k_env), key=k_run)
+        return Carry(agent=init(k_agent, spec, config, hparams), env_state=env.reset(k_env), key=k_run)
 
     def step(carry: Carry) -> tuple[Carry, dict]:
         key, k_roll, k_update = jax.random.split(carry.key, 3)
-        policy = lambda obs, k: act(carry.agent, obs, k, config)  # noqa: E731
+        policy = lambda obs, k: act(carry.agent, obs, k)  # noqa: E731
         env_state, traj = rollout_from(env, policy, carry.env_state, k_roll, config.rollout_length)
         agent, info = update(carry.agent, traj, k_update, config)
         metrics = {**info, **loop.episode_metrics(traj), "reward": traj.reward.mean()}
@@ -180,5 +198,5 @@ def make_learner(config, env: Environment) -> loop.Learner:
 
 
 def make_train(config, env: Environment):
-    """`train(key) -> (carry, metrics [iterations, ...])` for the whole budget; jit/vmap it."""
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])` for the whole budget; jit/vmap it."""
     return loop.make_train(make_learner(config, env), num_iterations(config, env.spec.num_envs))

@@ -1,10 +1,11 @@
 """Train and evaluate one agent on one task from a config file.
 
-    python -m experiments.run --config=experiments/configs/ppo.py --config.agent.total_env_steps=200000
+    python -m experiments.run --config=experiments/configs/sac.py --config.num_seeds=3
 
-Writes a run directory with the resolved config (config.json), per-iteration
-metrics (metrics.parquet), the learning curve (learning_curve.png) and a summary
-(summary.json: final deterministic evaluation return, timings).
+`config.num_seeds` seeds train as one vmapped program. Writes a run directory with
+the resolved config (config.json), per-seed, per-iteration metrics
+(metrics.parquet), the learning curve (learning_curve.png) and a summary
+(summary.json: final deterministic evaluation return per seed, timings).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from absl import app, logging
 from ml_collections import config_flags
 
 import envs
-from algos import evaluation, ppo
+from algos import ddpg, evaluation, ppo, sac
 from experiments import loop, plotting
 
-ALGOS = {"ppo": ppo}
+ALGOS = {"ppo": ppo, "sac": sac, "ddpg": ddpg}
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
 _CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.", lock_config=True)
 
@@ -52,25 +53,34 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> Path:
 
     key = jax.random.PRNGKey(config.seed)
     k_train, k_eval = jax.random.split(key)
+    train_keys = jax.random.split(k_train, config.num_seeds)
     carry, metrics, timings = loop.run_chunks(
-        learner, k_train, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations, progress=progress
+        learner, train_keys, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations,
+        progress=progress,
     )
     metrics.to_parquet(workdir / "metrics.parquet")
     plotting.learning_curve(metrics, workdir / "learning_curve.png", title=f"{config.algo.upper()} on {config.task}")
 
-    policy = lambda obs, k: algo.act(carry.agent, obs, k, config.agent, deterministic=True)  # noqa: E731
-    returns = np.asarray(jax.jit(evaluation.evaluate, static_argnums=(0, 1, 3))(eval_env, policy, k_eval, config.eval_episodes))
-    env_steps = int(metrics["env_steps"].iloc[-1])
+    def eval_one(agent, k):
+        policy = lambda obs, kk: algo.act(agent, obs, kk, deterministic=True)  # noqa: E731
+        return evaluation.evaluate(eval_env, policy, k, config.eval_episodes)
+
+    eval_keys = jax.random.split(k_eval, config.num_seeds)
+    returns = np.asarray(jax.jit(jax.vmap(eval_one))(carry.agent, eval_keys))  # [seeds, episodes]
+    env_steps = int(metrics["env_steps"].max())
+    per_seed = returns.mean(axis=1)
     summary = {
         "task": config.task,
         "algo": config.algo,
         "seed": config.seed,
+        "num_seeds": config.num_seeds,
         "env_steps": env_steps,
-        "eval_return_mean": float(returns.mean()),
-        "eval_return_std": float(returns.std()),
+        "eval_return_mean": float(per_seed.mean()),
+        "eval_return_std": float(per_seed.std()),
+        "eval_return_per_seed": per_seed.tolist(),
         "compile_s": timings["compile_s"],
         "train_s": timings["train_s"],
-        "env_steps_per_s": env_steps / timings["train_s"],
+        "env_steps_per_s": (env_steps - learner.prefill_env_steps) * config.num_seeds / timings["train_s"],
         "backend": jax.default_backend(),
     }
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -67,7 +67,7 @@ def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
     eval_keys = jax.random.split(jax.random.PRNGKey(1), 3)
 
     def eval_one(agent, k):
-        policy = lambda obs, kk: ppo.act(agent, obs, kk, config, deterministic=True)  # noqa: E731
+        policy = lambda obs, kk: ppo.act(agent, obs, kk, deterministic=True)  # noqa: E731
         return evaluation.evaluate(eval_env, policy, k, 32).mean()
 
     trained = jax.jit(jax.vmap(eval_one))(carries.agent, eval_keys)
@@ -81,6 +81,6 @@ def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
     np.testing.assert_allclose(metrics["policy_loss"][1], single_metrics["policy_loss"], rtol=1e-4, atol=1e-6)
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a[1], b, rtol=1e-4, atol=1e-5),
-        carries.agent.train_state.params,
-        single_carry.agent.train_state.params,
+        carries.agent.params,
+        single_carry.agent.params,
     )

@@ -10,6 +10,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.algo = "ppo"
     c.task = "CartpoleBalance"
     c.seed = 0
+    c.num_seeds = 1  # seeds trained as one vmapped program
     c.env = ml_collections.ConfigDict(
         {"num_envs": 32, "episode_length": 1000, "action_repeat": 1, "reset_mode": "full"}
     )
