@@ -14,6 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -27,7 +28,6 @@ from experiments import loop, plotting
 
 ALGOS = {"ppo": ppo, "sac": sac, "ddpg": ddpg}
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
-_CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.", lock_config=True)
 
 
 def _workdir(config: ml_collections.ConfigDict) -> Path:
@@ -37,8 +37,14 @@ def _workdir(config: ml_collections.ConfigDict) -> Path:
     return Path("runs") / f"{config.algo}_{config.task}_seed{config.seed}_{stamp}"
 
 
-def run(config: ml_collections.ConfigDict, progress: bool = True) -> Path:
-    """Train, evaluate and write the run directory; returns its path."""
+class RunResult(NamedTuple):
+    workdir: Path
+    carry: object  # the final training carry, leaves [num_seeds, ...]
+    summary: dict
+
+
+def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
+    """Train, evaluate and write the run directory."""
     if config.algo not in ALGOS:
         raise ValueError(f"unknown algo {config.algo!r}; choose one of {sorted(ALGOS)}")
     algo = ALGOS[config.algo]
@@ -86,14 +92,20 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> Path:
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"run directory: {workdir}")
-    return workdir
+    return RunResult(workdir=workdir, carry=carry, summary=summary)
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    logging.set_verbosity(logging.WARNING)
-    run(_CONFIG.value)
+def main() -> None:
+    """The command line; flags are defined here, not at import, so modules can share names."""
+    config = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.", lock_config=True)
+
+    def _main(argv: list[str]) -> None:
+        del argv
+        logging.set_verbosity(logging.WARNING)
+        run(config.value)
+
+    app.run(_main)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    main()
