@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -17,8 +20,36 @@ def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: 
     Iterations where no episode ended (NaN) are skipped; the mean is taken over the
     seeds that have a value at each step.
     """
-    data = metrics[["seed", "env_steps", y]].dropna() if "seed" in metrics else metrics[["env_steps", y]].dropna()
     fig, ax = plt.subplots(figsize=(6, 4))
+    _draw(ax, metrics, title, y)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y: str = "episode_return") -> Path:
+    """One panel per run directory (its metrics.parquet), titled from its config and summary."""
+    n = len(run_dirs)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, min(ncols, n), figsize=(4.2 * min(ncols, n), 3.2 * nrows), squeeze=False)
+    for ax, run_dir in zip(axes.flat, run_dirs):
+        run_dir = Path(run_dir)
+        config = json.loads((run_dir / "config.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
+        title = (f"{config['algo'].upper()} {config['task']} (AR {config['env']['action_repeat']})\n"
+                 f"eval {summary['eval_return_mean']:.0f} ± {summary['eval_return_std']:.0f}")
+        _draw(ax, pd.read_parquet(run_dir / "metrics.parquet"), title, y)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _draw(ax, metrics: pd.DataFrame, title: str, y: str) -> None:
+    data = metrics[["seed", "env_steps", y]].dropna() if "seed" in metrics else metrics[["env_steps", y]].dropna()
     if "seed" in data and data["seed"].nunique() > 1:
         for _, group in data.groupby("seed"):
             ax.plot(group["env_steps"], group[y], lw=0.7, alpha=0.4, color="tab:blue")
@@ -28,11 +59,11 @@ def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: 
         ax.legend(loc="best")
     else:
         ax.plot(data["env_steps"], data[y], marker=".", lw=1.5)
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel("environment steps (agent steps)")
     ax.set_ylabel(y.replace("_", " "))
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+
+
+if __name__ == "__main__":  # python -m experiments.plotting OUT.png RUN_DIR [RUN_DIR ...]
+    run_grid(sys.argv[2:], sys.argv[1])
