@@ -61,7 +61,9 @@ def time_training(algo, config, env, eval_env) -> dict:
     run_s = time.perf_counter() - t0
     policy = lambda obs, k: algo.act(carry.agent, obs, k, deterministic=True)  # noqa: E731
     returns = jax.jit(evaluation.evaluate, static_argnums=(0, 1, 3))(eval_env, policy, jax.random.PRNGKey(1), 16)
-    return {"sps": config.total_env_steps / run_s, "compile_s": compile_s, "run_s": run_s,
+    # like Brax's `training/sps`, count only the steps taken while training, not the random prefill
+    trained_steps = config.total_env_steps - algo.make_learner(config, env).prefill_env_steps
+    return {"sps": trained_steps / run_s, "compile_s": compile_s, "run_s": run_s,
             "eval_return": float(np.mean(returns))}
 
 
@@ -138,7 +140,7 @@ def main() -> None:
             print(f"  brax peer failed: {peer['error'][-500:]}", file=sys.stderr)
         if args.seeds:
             print(f"{name.upper()} seeds scaling (one chunk):", flush=True)
-            iters = 20 if name == "ppo" else 200
+            iters = 20 if name == "ppo" else 100
             row["seeds_scaling"] = seeds_scaling(algo, config, env, [int(s) for s in args.seeds.split(",")], iters)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
