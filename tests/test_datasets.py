@@ -105,6 +105,11 @@ def test_expert_save_load_and_record_command(tmp_path):
 
     expert = expert_lib.load(path)
     summary = json.loads((path / "summary.json").read_text())
+    # the run directory it came from plots as a grid panel (two seeds, one panel)
+    from experiments import plotting
+
+    grid = plotting.run_grid([summary["run_dir"]], tmp_path / "grid.png")
+    assert grid.stat().st_size > 10_000
     assert summary["expert_eval_return"] == max(summary["eval_return_per_seed"])
     written = record.record_all(str(path), str(tmp_path / "data"), demos=8, embodiment="mixed",
                                 embodiment_episodes=12)
