@@ -32,6 +32,7 @@ import envs
 from envs.core import Environment
 from envs.rollout import PolicyFn
 from experiments import run as run_lib
+from experiments.algorithms import ALGOS
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
 
@@ -43,7 +44,7 @@ class Expert(NamedTuple):
     agent: Any
 
     def policy(self, deterministic: bool = True) -> PolicyFn:
-        act = run_lib.ALGOS[self.algo].act
+        act = ALGOS[self.algo].act
         return lambda obs, key: act(self.agent, obs, key, deterministic=deterministic)
 
     def make_env(self, **overrides) -> tuple[Environment, envs.EnvSpec]:
@@ -54,7 +55,7 @@ class Expert(NamedTuple):
 
 def _agent_template(config: ml_collections.ConfigDict):
     env, spec = envs.make(config.task, **{**config.env.to_dict(), "num_envs": None})
-    return run_lib.ALGOS[config.algo].init(jax.random.PRNGKey(0), spec, config.agent)
+    return ALGOS[config.algo].init(jax.random.PRNGKey(0), spec, config.agent)
 
 
 def save(path: str | os.PathLike, config: ml_collections.ConfigDict, agent, summary: dict) -> Path:
@@ -78,7 +79,7 @@ def load(path: str | os.PathLike) -> Expert:
     if not (path / "config.json").exists() or not (path / "agent").exists():
         raise FileNotFoundError(f"{path} is not an expert directory (needs config.json and agent/)")
     config = ml_collections.ConfigDict(json.loads((path / "config.json").read_text()))
-    if config.algo not in run_lib.ALGOS:
+    if config.algo not in ALGOS:
         raise ValueError(f"{path}: unknown algo {config.algo!r}")
     template = _agent_template(config)
     with ocp.StandardCheckpointer() as ckpt:
@@ -89,10 +90,10 @@ def load(path: str | os.PathLike) -> Expert:
 def train_expert(config: ml_collections.ConfigDict, out: str | os.PathLike, progress: bool = True) -> Path:
     """Train with `experiments.run`, keep the best seed and save it to `out`."""
     result = run_lib.run(config, progress=progress)
-    best = int(max(range(config.num_seeds), key=lambda i: result.summary["eval_return_per_seed"][i]))
+    best = int(max(range(result.summary["num_members"]), key=lambda i: result.summary["eval_return_per_member"][i]))
     agent = jax.tree.map(lambda x: x[best], result.carry.agent)
     summary = {**result.summary, "expert_seed_index": best,
-               "expert_eval_return": result.summary["eval_return_per_seed"][best], "run_dir": str(result.workdir)}
+               "expert_eval_return": result.summary["eval_return_per_member"][best], "run_dir": str(result.workdir)}
     path = save(out, config, agent, summary)
     print(f"expert (seed index {best}, eval return {summary['expert_eval_return']:.1f}) saved to {path}")
     return path

@@ -14,14 +14,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: str = "episode_return") -> Path:
-    """Plot `y` against environment steps: one thin line per seed and their mean with a min-max band.
+def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: str = "episode_return",
+                   by: Sequence[str] = ()) -> Path:
+    """Plot `y` against environment steps: the mean over seeds with a 95% band, one colour per group of `by`.
 
-    Iterations where no episode ended (NaN) are skipped; the mean is taken over the
-    seeds that have a value at each step.
+    Iterations where no episode ended (NaN) are skipped.
     """
     fig, ax = plt.subplots(figsize=(6, 4))
-    _draw(ax, metrics, title, y)
+    _draw(ax, metrics, title, y, by)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -48,21 +48,16 @@ def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y
     return Path(path)
 
 
-def _draw(ax, metrics: pd.DataFrame, title: str, y: str) -> None:
-    data = metrics[["seed", "env_steps", y]].dropna() if "seed" in metrics else metrics[["env_steps", y]].dropna()
-    if "seed" in data and data["seed"].nunique() > 1:
-        for _, group in data.groupby("seed"):
-            ax.plot(group["env_steps"], group[y], lw=0.7, alpha=0.4, color="tab:blue")
-        stats = data.groupby("env_steps")[y].agg(["mean", "min", "max"])
-        ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.15, color="tab:blue")
-        ax.plot(stats.index, stats["mean"], lw=2.0, color="tab:blue", label=f"mean of {data['seed'].nunique()} seeds")
-        ax.legend(loc="best")
-    else:
-        ax.plot(data["env_steps"], data[y], marker=".", lw=1.5)
+def _draw(ax, metrics: pd.DataFrame, title: str, y: str, by: Sequence[str] = ()) -> None:
+    """Thin per-seed lines when there is one group, then the mean and band of each group."""
+    from experiments import results
+
+    metrics = metrics.assign(run=metrics.get("run", "."), member=metrics.get("member", metrics.get("seed", 0)))
+    if not by:
+        for _, seed_rows in metrics.dropna(subset=[y]).groupby("member"):
+            ax.plot(seed_rows["env_steps"], seed_rows[y], lw=0.7, alpha=0.4, color="tab:blue")
+    results.plot_curves(metrics, y=y, by=list(by), ax=ax, title=title)
     ax.set_xlabel("environment steps (agent steps)")
-    ax.set_ylabel(y.replace("_", " "))
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
 
 
 if __name__ == "__main__":  # python -m experiments.plotting OUT.png RUN_DIR [RUN_DIR ...]

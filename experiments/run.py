@@ -1,98 +1,182 @@
-"""Train and evaluate one agent on one task from a config file.
+"""Train and evaluate one agent on one task from a config file; rerun the command to resume.
 
     python -m experiments.run --config=experiments/configs/sac.py --config.num_seeds=3
 
-`config.num_seeds` seeds train as one vmapped program. Writes a run directory with
-the resolved config (config.json), per-seed, per-iteration metrics
-(metrics.parquet), the learning curve (learning_curve.png) and a summary
-(summary.json: final deterministic evaluation return per seed, timings).
+The run's members (every combination of `config.grid` x `config.num_seeds` seeds)
+train as one vmapped program, sharded over the local devices. The run directory holds
+
+    config.json          the resolved config
+    metrics.parquet      one row per member and iteration: member, seed, the member's
+                         gridded hyperparameters (agent.<name>), iteration, env_steps, metrics
+    eval.parquet         one row per member: its deterministic evaluation return
+    checkpoints/         orbax checkpoints of the whole carry (see experiments.checkpoints)
+    learning_curve.png   the curves, mean and band over seeds
+    summary.json         evaluation returns and timings
+
+Running the same command again resumes from the newest good checkpoint and ends
+bit-identical to an unbroken run; a finished run is restored and re-evaluated, not
+retrained. A run directory that holds a different config is refused.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import time
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pandas as pd
 from absl import app, logging
 from ml_collections import config_flags
 
 import envs
-from algos import ddpg, evaluation, ppo, sac
-from experiments import loop, plotting
+from algos import evaluation
+from experiments import loggers as loggers_lib
+from experiments import loop, plotting, validation
+from experiments.checkpoints import CheckpointStore
 
-ALGOS = {"ppo": ppo, "sac": sac, "ddpg": ddpg}
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
-
-
-def _workdir(config: ml_collections.ConfigDict) -> Path:
-    if config.workdir:
-        return Path(config.workdir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.algo}_{config.task}_seed{config.seed}_{stamp}"
 
 
 class RunResult(NamedTuple):
     workdir: Path
-    carry: object  # the final training carry, leaves [num_seeds, ...]
+    carry: object  # the final training carry, leaves [members, ...]
     summary: dict
+    members: pd.DataFrame  # member, seed, agent.<gridded hyperparameter>...
+
+
+def default_workdir(config: ml_collections.ConfigDict) -> Path:
+    return Path(config.workdir) if config.workdir else Path("runs") / f"{config.algo}_{config.task}_seed{config.seed}"
+
+
+def member_table(config: ml_collections.ConfigDict) -> pd.DataFrame:
+    """One row per member: every combination of the grid's values, times each seed index."""
+    names = sorted(config.grid.keys())
+    rows = [
+        {"member": 0, "seed": seed, **{f"agent.{n}": float(v) for n, v in zip(names, combo)}}
+        for combo in itertools.product(*(config.grid[n] for n in names))
+        for seed in range(config.num_seeds)
+    ]
+    table = pd.DataFrame(rows)
+    table["member"] = np.arange(len(table))
+    return table
+
+
+def member_sharding(num_members: int, num_devices: int = 0) -> jax.sharding.Sharding | None:
+    """Shard the member axis over the most local devices (up to `num_devices`, 0: all) that divide it."""
+    devices = jax.local_devices()
+    n = min(num_devices or len(devices), len(devices), num_members)
+    while num_members % n:
+        n -= 1
+    if n == 1:
+        return None
+    mesh = jax.sharding.Mesh(np.array(devices[:n]), ("members",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
+
+
+def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """Write config.json, or check that the run already there has the same config."""
+    resolved = json.loads(config.to_json_best_effort())
+    path = workdir / "config.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != resolved:
+            flat_saved, flat_new = _flatten(saved), _flatten(resolved)
+            differ = sorted(k for k in flat_saved.keys() | flat_new.keys() if flat_saved.get(k) != flat_new.get(k))
+            raise validation.ConfigError(
+                f"{workdir} holds a run with a different config (differs at {differ}). Rerun with its "
+                "config to resume it, or choose another directory with --config.workdir=..."
+            )
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(resolved, indent=2))
+    tmp.replace(path)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
-    """Train, evaluate and write the run directory."""
-    if config.algo not in ALGOS:
-        raise ValueError(f"unknown algo {config.algo!r}; choose one of {sorted(ALGOS)}")
-    algo = ALGOS[config.algo]
+    """Validate, train (resuming if the run directory has checkpoints), evaluate, write the run directory."""
+    algo = validation.check(config)
     env_kwargs = config.env.to_dict()
     env, spec = envs.make(config.task, **env_kwargs)
     eval_env, _ = envs.make(config.task, **{**env_kwargs, "num_envs": None, "reset_mode": "none"})
     learner = algo.make_learner(config.agent, env)
+    workdir = default_workdir(config)
+    _claim_workdir(config, workdir)
 
-    workdir = _workdir(config)
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    members = member_table(config)
+    sharding = member_sharding(len(members), config.num_devices)
+    put = (lambda x: jax.device_put(x, sharding)) if sharding is not None else jnp.asarray  # noqa: E731
+    k_train, k_eval = jax.random.split(jax.random.PRNGKey(config.seed))
+    keys = put(jax.random.split(k_train, config.num_seeds)[members["seed"].to_numpy()])
+    hparams = {n: put(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
 
-    key = jax.random.PRNGKey(config.seed)
-    k_train, k_eval = jax.random.split(key)
-    train_keys = jax.random.split(k_train, config.num_seeds)
-    carry, metrics, timings = loop.run_chunks(
-        learner, train_keys, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations,
-        progress=progress,
-    )
+    store = CheckpointStore(workdir / "checkpoints", keep=config.keep_checkpoints)
+    chunk_loggers = loggers_lib.make_loggers(config, workdir)
+    try:
+        carry, metrics, timings = loop.run_chunks(
+            learner, keys, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations, hparams,
+            store=store, checkpoint_interval_s=config.checkpoint_interval_s, sharding=sharding,
+            on_chunk=(lambda it, rows: [lg.write(it, rows) for lg in chunk_loggers]) if chunk_loggers else None,
+            progress=progress,
+        )
+    finally:
+        store.close()
+        for lg in chunk_loggers:
+            lg.close()
+    metrics = members.merge(metrics, on="member")
     metrics.to_parquet(workdir / "metrics.parquet")
-    plotting.learning_curve(metrics, workdir / "learning_curve.png", title=f"{config.algo.upper()} on {config.task}")
+    hp_cols = [c for c in members.columns if c.startswith("agent.")]
+    plotting.learning_curve(metrics, workdir / "learning_curve.png",
+                            title=f"{config.algo.upper()} on {config.task}", by=hp_cols)
 
     def eval_one(agent, k):
         policy = lambda obs, kk: algo.act(agent, obs, kk, deterministic=True)  # noqa: E731
         return evaluation.evaluate(eval_env, policy, k, config.eval_episodes)
 
-    eval_keys = jax.random.split(k_eval, config.num_seeds)
-    returns = np.asarray(jax.jit(jax.vmap(eval_one))(carry.agent, eval_keys))  # [seeds, episodes]
+    per_member = np.zeros(len(members))
+    if config.eval_episodes:
+        eval_keys = put(jax.random.split(k_eval, config.num_seeds)[members["seed"].to_numpy()])
+        per_member = np.asarray(jax.jit(jax.vmap(eval_one))(carry.agent, eval_keys)).mean(axis=1)  # [members]
+    members.assign(eval_return=per_member).to_parquet(workdir / "eval.parquet")
     env_steps = int(metrics["env_steps"].max())
-    per_seed = returns.mean(axis=1)
+    trained_iterations = int(metrics["iteration"].max() - timings["resumed_from"])
+    trained_steps = trained_iterations * learner.env_steps_per_iteration * len(members)
     summary = {
         "task": config.task,
         "algo": config.algo,
         "seed": config.seed,
         "num_seeds": config.num_seeds,
+        "num_members": len(members),
         "env_steps": env_steps,
-        "eval_return_mean": float(per_seed.mean()),
-        "eval_return_std": float(per_seed.std()),
-        "eval_return_per_seed": per_seed.tolist(),
-        "compile_s": timings["compile_s"],
-        "train_s": timings["train_s"],
-        "env_steps_per_s": (env_steps - learner.prefill_env_steps) * config.num_seeds / timings["train_s"],
+        "eval_return_mean": float(per_member.mean()),
+        "eval_return_std": float(per_member.std()),
+        "eval_return_per_member": per_member.tolist(),
+        **timings,
+        "env_steps_per_s": float(trained_steps / timings["train_s"]) if trained_steps else None,
         "backend": jax.default_backend(),
+        "devices": 1 if sharding is None else len(sharding.device_set),
     }
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
-    print(f"run directory: {workdir}")
-    return RunResult(workdir=workdir, carry=carry, summary=summary)
+    if progress:
+        print(json.dumps(summary, indent=2))
+        print(f"run directory: {workdir}")
+    return RunResult(workdir=workdir, carry=carry, summary=summary, members=members)
 
 
 def main() -> None:
@@ -102,7 +186,10 @@ def main() -> None:
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        run(config.value)
+        try:
+            run(config.value)
+        except (validation.ConfigError, loop.NonFiniteError) as e:
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
 

@@ -110,7 +110,7 @@ def test_expert_save_load_and_record_command(tmp_path):
 
     grid = plotting.run_grid([summary["run_dir"]], tmp_path / "grid.png")
     assert grid.stat().st_size > 10_000
-    assert summary["expert_eval_return"] == max(summary["eval_return_per_seed"])
+    assert summary["expert_eval_return"] == max(summary["eval_return_per_member"])
     written = record.record_all(str(path), str(tmp_path / "data"), demos=8, embodiment="mixed",
                                 embodiment_episodes=12)
     demos = datasets.load(written["demos"], oracle=True)

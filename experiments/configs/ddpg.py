@@ -7,23 +7,18 @@ Narrower networks (256) and a shorter noise schedule than DrQ-v2's defaults (102
 import ml_collections
 
 from algos import ddpg
+from experiments.configs.base import base_config
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.algo = "ddpg"
+    c = base_config("ddpg", ddpg.default_config())
     c.task = "CartpoleBalance"
-    c.seed = 0
     c.num_seeds = 3
-    c.env = ml_collections.ConfigDict(
-        {"num_envs": 8, "episode_length": 1000, "action_repeat": 1, "reset_mode": "full"}
-    )
-    c.agent = ddpg.default_config()
+    c.env.num_envs = 8
     c.agent.total_env_steps = 50_000
     c.agent.learning_starts = 4_000
     c.agent.hidden_sizes = (256, 256)
     c.agent.std_schedule_steps = 25_000.0
     c.chunk_iterations = 250
     c.eval_episodes = 10
-    c.workdir = ""
     return c

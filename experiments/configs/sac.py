@@ -3,21 +3,16 @@
 import ml_collections
 
 from algos import sac
+from experiments.configs.base import base_config
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.algo = "sac"
+    c = base_config("sac", sac.default_config())
     c.task = "CartpoleBalance"
-    c.seed = 0
     c.num_seeds = 3
-    c.env = ml_collections.ConfigDict(
-        {"num_envs": 8, "episode_length": 1000, "action_repeat": 1, "reset_mode": "full"}
-    )
-    c.agent = sac.default_config()
+    c.env.num_envs = 8
     c.agent.total_env_steps = 50_000
     c.agent.learning_starts = 5_000
     c.chunk_iterations = 250
     c.eval_episodes = 10
-    c.workdir = ""
     return c

@@ -1,0 +1,121 @@
+"""Checkpoints of the whole training carry, with a fingerprint, through orbax.
+
+Each checkpoint holds, under one step (the training iteration it was taken after):
+  - `carry`: every leaf of the vmapped training carry (parameters, optimiser
+    states, normalisers, replay buffer, environment states, keys), so a resumed
+    run continues bit for bit;
+  - `history`: the metrics so far, name -> [members, iterations];
+  - `meta`: the iteration and a CRC-32 fingerprint of the carry's bytes.
+
+A step that fails to restore, or whose restored bytes do not match the
+fingerprint, is reported, moved aside to `<dir>/corrupt/` (kept, not deleted), and
+the next older one is tried. orbax writes each step to a temporary directory and
+renames it when complete, so a process killed mid-save leaves no partial step.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def _nonempty(leaves: list) -> dict[str, Any]:
+    """The leaves orbax can store, by position; zero-size leaves (e.g. MJX's empty
+    actuator-activation arrays) carry no data and are rebuilt from the structure."""
+    return {f"{i:05d}": leaf for i, leaf in enumerate(leaves) if np.size(leaf) > 0}
+
+
+class Restored(NamedTuple):
+    iteration: int
+    carry: Any  # leaves [members, ...] on the device
+    history: dict[str, np.ndarray]  # name -> [members, iteration]
+
+
+def fingerprint(tree: Any) -> int:
+    """CRC-32 over the bytes, dtypes and shapes of every leaf (host arrays)."""
+    crc = 0
+    for leaf in jax.tree.leaves(tree):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        crc = zlib.crc32(f"{a.dtype.str}{a.shape}".encode(), crc)
+        crc = zlib.crc32(a.tobytes(), crc)
+    return crc
+
+
+class CheckpointStore:
+    """Save and restore training carries under `directory`, keeping the newest `keep`."""
+
+    def __init__(self, directory: str | Path, keep: int = 3):
+        self.directory = Path(directory).absolute()
+        self.keep = keep
+        self._manager = self._open()
+
+    def _open(self) -> ocp.CheckpointManager:
+        options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
+        return ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def save(self, iteration: int, carry: Any, history: dict[str, np.ndarray]) -> None:
+        host_carry = jax.device_get(carry)
+        meta = {"iteration": int(iteration), "fingerprint": fingerprint(host_carry), "saved_at": time.time()}
+        args = ocp.args.Composite(
+            carry=ocp.args.StandardSave(_nonempty(jax.tree.leaves(host_carry))),
+            history=ocp.args.StandardSave({k: np.asarray(v) for k, v in history.items()}),
+            meta=ocp.args.JsonSave(meta),
+        )
+        self._manager.save(int(iteration), args=args, force=True)
+        self._manager.wait_until_finished()
+
+    def restore_latest(self, abstract_carry: Any, sharding: jax.sharding.Sharding | None = None) -> Restored | None:
+        """The newest checkpoint that restores and matches its fingerprint; None if there is none.
+
+        `abstract_carry` is the carry's structure (`jax.eval_shape` of the init);
+        `sharding` places every restored leaf (default: the first device).
+        """
+        sharding = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        leaves, treedef = jax.tree.flatten(abstract_carry)
+        target = _nonempty([jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding) for x in leaves])
+        for step in reversed(self.steps()):
+            try:
+                restored = self._manager.restore(step, args=ocp.args.Composite(
+                    carry=ocp.args.StandardRestore(target),
+                    history=ocp.args.StandardRestore(),
+                    meta=ocp.args.JsonRestore(),
+                ))
+                meta = restored["meta"]
+                stored = restored["carry"]
+                carry = jax.tree.unflatten(treedef, [
+                    stored[f"{i:05d}"] if x.size else jax.device_put(np.zeros(x.shape, x.dtype), sharding)
+                    for i, x in enumerate(leaves)
+                ])
+                found = fingerprint(jax.device_get(carry))
+                if found != meta["fingerprint"] or meta["iteration"] != step:
+                    raise ValueError(f"fingerprint {found} does not match the saved {meta['fingerprint']}")
+            except Exception as e:  # noqa: BLE001 -- any failure to read a step means: fall back
+                self._set_aside(step, e)
+                continue
+            history = {k: np.asarray(v) for k, v in restored["history"].items()}
+            return Restored(iteration=step, carry=carry, history=history)
+        return None
+
+    def _set_aside(self, step: int, error: Exception) -> None:
+        aside = self.directory.parent / "corrupt_checkpoints" / f"{step}_{time.strftime('%Y%m%d-%H%M%S')}"
+        message = (f"checkpoint {self.directory / str(step)} is unreadable or corrupt "
+                   f"({type(error).__name__}: {str(error)[:300]}); moved to {aside}, trying an older one")
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.directory / str(step)), str(aside))
+        self._manager.close()
+        self._manager = self._open()
+
+    def close(self) -> None:
+        self._manager.close()
