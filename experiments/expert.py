@@ -26,15 +26,14 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 import envs
 from envs.core import Environment
 from envs.rollout import PolicyFn
+from experiments import cli
 from experiments import run as run_lib
 from experiments.algorithms import ALGOS
 
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
 
 
 class Expert(NamedTuple):
@@ -100,7 +99,7 @@ def train_expert(config: ml_collections.ConfigDict, out: str | os.PathLike, prog
 
 
 def main() -> None:
-    config = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.", lock_config=True)
+    config = cli.define_config()
     out = flags.DEFINE_string("out", None, "Directory to write the expert to (default experts/<task>; replaced).")
 
     def _main(argv: list[str]) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,15 +31,12 @@ import ml_collections
 import numpy as np
 import pandas as pd
 from absl import app, logging
-from ml_collections import config_flags
 
 import envs
 from algos import evaluation
 from experiments import loggers as loggers_lib
-from experiments import loop, plotting, validation
+from experiments import cli, loop, plotting, validation
 from experiments.checkpoints import CheckpointStore
-
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "ppo.py")
 
 
 class RunResult(NamedTuple):
@@ -181,7 +177,7 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
 
 def main() -> None:
     """The command line; flags are defined here, not at import, so modules can share names."""
-    config = config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file.", lock_config=True)
+    config = cli.define_config()
 
     def _main(argv: list[str]) -> None:
         del argv

@@ -23,7 +23,6 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import os
 import re
 import traceback
 from pathlib import Path
@@ -31,9 +30,8 @@ from typing import Any, Mapping, Sequence
 
 import ml_collections
 from absl import app, flags, logging
-from ml_collections import config_flags
 
-from experiments import validation
+from experiments import cli, validation
 from experiments.algorithms import ALGOS
 
 
@@ -155,9 +153,7 @@ def sweep(config: ml_collections.ConfigDict, grid: Mapping[str, list], seeds: in
 
 
 def main() -> None:
-    config = config_flags.DEFINE_config_file(
-        "config", os.path.join(os.path.dirname(__file__), "configs", "ppo.py"), "Experiment config file.",
-        lock_config=True)
+    config = cli.define_config()
     seeds = flags.DEFINE_integer("seeds", 3, "Seeds per grid point (vmapped).")
     grid = flags.DEFINE_multi_string("grid", [], "KEY=[v1,v2,...]; repeat for more keys.")
     sweep_dir = flags.DEFINE_string("sweep_dir", "", "Directory of the sweep (default runs/sweeps/<algo>_<task>).")

@@ -1,0 +1,304 @@
+"""The experiment system: config refusals, checkpoints and resume, NaN stop, sharding, sweeps, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from algos import loop as algo_loop
+from experiments import checkpoints, loop, results, sweep, validation
+from experiments import run as run_lib
+from experiments.configs import ppo_pointreach
+
+CONFIG_FILE = os.path.join(REPO, "experiments", "configs", "ppo_pointreach.py")
+
+
+def tiny(workdir, **overrides):
+    config = ppo_pointreach.get_config()
+    config.workdir = str(workdir)
+    for key, value in overrides.items():
+        node = config
+        *path, leaf = key.split(".")
+        for part in path:
+            node = node[part]
+        node[leaf] = value
+    return config
+
+
+def _final_fingerprint(workdir) -> int:
+    store = checkpoints.CheckpointStore(workdir / "checkpoints")
+    step = store.steps()[-1]
+    store.close()
+    return json.loads((workdir / "checkpoints" / str(step) / "meta" / "metadata").read_text())["fingerprint"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An unbroken run of the tiny config (12 iterations, a checkpoint every 2)."""
+    workdir = tmp_path_factory.mktemp("reference")
+    result = run_lib.run(tiny(workdir), progress=False)
+    return result, pd.read_parquet(workdir / "metrics.parquet")
+
+
+# ---------------------------------------------------------------------------------- configs
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: setattr(c, "algo", "sacc"), "unknown algo 'sacc'. Did you mean 'sac'? Valid algos: ['ddpg', 'ppo', 'sac']"),
+    (lambda c: setattr(c, "task", "PointRech"), "unknown task 'PointRech'. Did you mean 'PointReach'"),
+    (lambda c: c.agent.__setitem__("learning_rat", 1e-3), "unknown key 'agent.learning_rat' for algo 'ppo'. Did you mean 'learning_rate'?"),
+    (lambda c: c.__setitem__("chunk_size", 3), "unknown key '.chunk_size'"),
+    (lambda c: c.env.__setitem__("episode_lenght", 3), "does not take override(s) ['episode_lenght']"),
+    (lambda c: c.grid.__setitem__("hidden_sizes", [1, 2]), "grid key 'hidden_sizes' is not a numeric hyperparameter"),
+    (lambda c: c.agent.__setitem__("num_minibatches", 7), "not divisible by num_minibatches = 7"),
+    (lambda c: c.__setitem__("num_seeds", 0), "config.num_seeds must be >= 1"),
+])
+def test_config_refusals_name_the_valid_choices(tmp_path, change, message):
+    config = tiny(tmp_path)
+    config.unlock()
+    change(config)
+    with pytest.raises(validation.ConfigError) as info:
+        run_lib.run(config, progress=False)
+    assert message in str(info.value).replace("unknown key 'chunk_size'", "unknown key '.chunk_size'")
+    assert not (tmp_path / "config.json").exists()  # refused before the run directory was claimed
+
+
+def test_command_line_refuses_unknown_keys_and_wrong_types():
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "experiments.run", f"--config={CONFIG_FILE}", *args],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0
+        return proc.stderr
+
+    err = cli("--config.agent.lr=1e-3")
+    assert "unknown config key 'agent.lr': agent has no 'lr'" in err and "'learning_rate'" in err
+    assert "Traceback" not in err
+    assert "could not convert string to float: 'fast'" in cli("--config.agent.learning_rate=fast")
+
+
+def test_a_run_directory_with_another_config_is_refused(reference, tmp_path):
+    result, _ = reference
+    with pytest.raises(validation.ConfigError, match=r"differs at \['agent.learning_rate'\]"):
+        run_lib.run(tiny(result.workdir, **{"agent.learning_rate": 1e-2}), progress=False)
+
+
+# ------------------------------------------------------------------------------ checkpoints
+
+
+def test_checkpoint_store_round_trip_and_corrupt_fallback(tmp_path):
+    store = checkpoints.CheckpointStore(tmp_path / "ckpt", keep=3)
+    carry = lambda i: {"w": jnp.arange(6.0).reshape(2, 3) * i, "key": jax.random.split(jax.random.PRNGKey(i), 2),  # noqa: E731
+                       "empty": jnp.zeros((2, 0)), "flag": jnp.array([True, False])}
+    for i in (1, 2, 3, 4):
+        store.save(10 * i, carry(i), {"loss": np.full((2, i), float(i))})
+    assert store.steps() == [20, 30, 40]
+    abstract = jax.eval_shape(lambda: carry(0))
+    restored = store.restore_latest(abstract)
+    assert restored.iteration == 40
+    assert checkpoints.fingerprint(jax.device_get(restored.carry)) == checkpoints.fingerprint(jax.device_get(carry(4)))
+    np.testing.assert_array_equal(restored.history["loss"], np.full((2, 4), 4.0))
+
+    # flip bytes in the newest step's array data; make the next one unreadable
+    data_files = [p for p in (tmp_path / "ckpt" / "40" / "carry").rglob("*") if p.is_file() and p.stat().st_size > 64]
+    for path in data_files:
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    shutil.rmtree(tmp_path / "ckpt" / "30" / "carry")
+    with pytest.warns(RuntimeWarning, match="corrupt") as caught:
+        restored = store.restore_latest(abstract)
+    assert len(caught) == 2
+    assert restored.iteration == 20
+    assert checkpoints.fingerprint(jax.device_get(restored.carry)) == checkpoints.fingerprint(jax.device_get(carry(2)))
+    assert sorted(p.name.split("_")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()) == ["30", "40"]
+    assert store.steps() == [20]
+    store.close()
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_resume_after_interruption_is_bit_identical(reference, tmp_path, monkeypatch):
+    """Killed between chunks after iteration 8, newest checkpoint then corrupted: resumes from 6."""
+    result, metrics = reference
+    workdir = tmp_path / "run"
+
+    class KilledAfter8(checkpoints.CheckpointStore):
+        def save(self, iteration, carry, history):
+            super().save(iteration, carry, history)
+            if iteration == 8:
+                raise _Interrupted
+
+    monkeypatch.setattr(run_lib, "CheckpointStore", KilledAfter8)
+    with pytest.raises(_Interrupted):
+        run_lib.run(tiny(workdir), progress=False)
+    monkeypatch.undo()
+    assert not (workdir / "summary.json").exists()
+    assert sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()) == [4, 6, 8]
+    shutil.rmtree(workdir / "checkpoints" / "8" / "history")  # a damaged newest checkpoint
+    (workdir / "checkpoints" / "10.orbax-checkpoint-tmp-1").mkdir()  # a save the kill cut short
+
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        resumed = run_lib.run(tiny(workdir), progress=False)
+    assert resumed.summary["resumed_from"] == 6
+    pd.testing.assert_frame_equal(pd.read_parquet(workdir / "metrics.parquet"), metrics)
+    for a, b in zip(jax.tree.leaves(resumed.carry), jax.tree.leaves(result.carry)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert resumed.summary["eval_return_per_member"] == result.summary["eval_return_per_member"]
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    """A real process killed by SIGKILL mid-run; the same command then finishes it."""
+    overrides = ["--config.agent.total_env_steps=60000", "--config.chunk_iterations=4", "--config.eval_episodes=0"]
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    command = [sys.executable, "-m", "experiments.run", f"--config={CONFIG_FILE}", *overrides]
+    proc = subprocess.run([*command, f"--config.workdir={reference_dir}"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    victim = subprocess.Popen([*command, f"--config.workdir={killed_dir}"], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and victim.poll() is None:
+        saved = [p for p in (killed_dir / "checkpoints").glob("*") if p.name.isdigit()] if killed_dir.exists() else []
+        if len(saved) >= 2:
+            break
+        time.sleep(0.02)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (killed_dir / "summary.json").exists()
+
+    proc = subprocess.run([*command, f"--config.workdir={killed_dir}"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((killed_dir / "summary.json").read_text())
+    assert 0 < summary["resumed_from"] < 75  # 75 iterations in all
+    pd.testing.assert_frame_equal(pd.read_parquet(killed_dir / "metrics.parquet"),
+                                  pd.read_parquet(reference_dir / "metrics.parquet"))
+    assert _final_fingerprint(killed_dir) == _final_fingerprint(reference_dir)
+
+
+def test_a_finished_run_is_restored_not_retrained(reference):
+    result, metrics = reference
+    again = run_lib.run(tiny(result.workdir), progress=False)
+    assert again.summary["resumed_from"] == 12 and again.summary["env_steps_per_s"] is None
+    pd.testing.assert_frame_equal(pd.read_parquet(result.workdir / "metrics.parquet"), metrics)
+
+
+# -------------------------------------------------------------------------------- NaN stop
+
+
+def test_non_finite_metric_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A learner whose loss turns NaN at iteration 7: the run stops there, checkpoints 2..6 stay."""
+
+    def step(carry):
+        count = carry["count"] + 1
+        loss = jnp.where(count >= 7, jnp.nan, 1.0 / count)
+        return {"count": count}, {"loss": loss, "episode_return": jnp.nan}
+
+    learner = algo_loop.Learner(init=lambda key, hp: {"count": jnp.zeros((), jnp.int32)}, step=step,
+                                env_steps_per_iteration=10)
+    store = checkpoints.CheckpointStore(tmp_path / "ckpt", keep=10)
+    with pytest.raises(loop.NonFiniteError) as info:
+        loop.run_chunks(learner, jax.random.split(jax.random.PRNGKey(0), 3), 12, 2, store=store,
+                        checkpoint_interval_s=0.0, progress=False)
+    assert str(info.value).startswith("metric 'loss' is nan at iteration 7 (env step 70) of member 0")
+    assert "the last good checkpoint is iteration 6" in str(info.value)
+    assert store.steps() == [2, 4, 6]
+    restored = store.restore_latest(jax.eval_shape(jax.vmap(learner.init), jax.random.split(jax.random.PRNGKey(0), 3), None))
+    np.testing.assert_array_equal(restored.carry["count"], [6, 6, 6])
+
+
+# ---------------------------------------------------------------------------------- sweeps
+
+
+def test_sharded_members_equal_the_unsharded_run(tmp_path):
+    """4 members (2 learning rates x 2 seeds) over 4 forced host devices, against 1 device."""
+    script = textwrap.dedent(f"""
+        import jax, numpy as np, pandas as pd
+        import experiments
+        from experiments import run as run_lib
+        from experiments.configs import ppo_pointreach
+        assert len(jax.devices()) == 4, jax.devices()
+        out = {{}}
+        for devices in (0, 1):
+            c = ppo_pointreach.get_config()
+            c.num_seeds = 2
+            c.grid.learning_rate = [1e-3, 3e-3]
+            c.num_devices = devices
+            c.workdir = r"{tmp_path}/devices" + str(devices)
+            out[devices] = run_lib.run(c, progress=False)
+        assert out[0].summary["devices"] == 4 and out[1].summary["devices"] == 1
+        assert len(out[0].carry.agent.params["params"]["actor"]["Dense_0"]["kernel"].sharding.device_set) == 4
+        a = pd.read_parquet(out[0].workdir / "metrics.parquet")
+        b = pd.read_parquet(out[1].workdir / "metrics.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-5, atol=1e-6)
+        for x, y in zip(jax.tree.leaves(out[0].carry.agent), jax.tree.leaves(out[1].carry.agent)):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+        print("exact" if a.equals(b) else "close", "SHARDED-OK")
+    """)
+    env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and "SHARDED-OK" in proc.stdout, proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    """2 learning rates (vmapped) x 2 seeds, x 2 structural values of init_log_std, one of which
+    (1e6: an infinite action std) turns the losses NaN: submitit's local executor runs 2 jobs."""
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    grid = sweep.parse_grid(["agent.learning_rate=[1e-3,3e-3]", "agent.init_log_std=[-0.5,1e6]"])
+    config = ppo_pointreach.get_config()
+    records = sweep.sweep(config, grid, seeds=2, sweep_dir=sweep_dir, launcher="local",
+                          executor_params={"timeout_min": 10})
+    return sweep_dir, records
+
+
+def test_submitit_local_sweep_keeps_the_good_jobs(local_sweep):
+    sweep_dir, records = local_sweep
+    assert [r["status"] for r in records] == ["done", "failed"]
+    assert "NonFiniteError" in records[1]["error"] and "is nan at iteration 1" in records[1]["error"]
+    assert json.loads((sweep_dir / "sweep.json").read_text())[0]["status"] == "done"
+    done = sweep_dir / "000_init_log_std--0.5"
+    assert (done / "metrics.parquet").exists() and (done / "learning_curve.png").exists()
+    assert records[0]["summary"]["num_members"] == 4
+
+
+def test_results_load_schema_and_table(local_sweep):
+    sweep_dir, _ = local_sweep
+    df = results.load(sweep_dir)
+    assert df.attrs["skipped"] == [str(sweep_dir / "001_init_log_std-1000000.0")]
+    assert len(df) == 4 * 12  # members x iterations of the one finished program
+    for column in ("run", "algo", "task", "agent.learning_rate", "agent.hidden_sizes", "member", "seed",
+                   "iteration", "env_steps", "episode_return", "policy_loss"):
+        assert column in df.columns, column
+    assert df.groupby("member")["agent.learning_rate"].first().tolist() == [1e-3, 1e-3, 3e-3, 3e-3]
+    assert df["seed"].tolist()[:13] == [0] * 12 + [1]
+    assert df["agent.hidden_sizes"].iloc[0] == "(16, 16)"
+    assert results.varying_columns(df) == ["agent.learning_rate"]
+
+    table = results.table(df, "episode_return")
+    assert table["agent.learning_rate"].tolist() == [1e-3, 3e-3] and table["seeds"].tolist() == [2, 2]
+    last = df.sort_values("iteration").groupby("member")["episode_return"].last()
+    for lr, members in ((1e-3, [0, 1]), (3e-3, [2, 3])):
+        values = last[members].to_numpy()
+        row = table[table["agent.learning_rate"] == lr].iloc[0]
+        half = 12.706 * values.std(ddof=1) / np.sqrt(2)  # Student t, 1 degree of freedom, 95%
+        assert row["episode_return_mean"] == pytest.approx(values.mean())
+        assert row["ci_hi"] - row["episode_return_mean"] == pytest.approx(half, rel=1e-3)
+    evals = results.load_eval(sweep_dir)
+    assert len(evals) == 4 and evals["eval_return"].notna().all()
