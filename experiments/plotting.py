@@ -1,4 +1,4 @@
-"""Plots of run metrics (matplotlib, headless)."""
+"""Plots of run metrics written to files (matplotlib `Figure`s, no pyplot state or backend)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import pandas as pd
+from matplotlib.figure import Figure  # figures saved to files never touch pyplot or its backend
 
 
 def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: str = "episode_return",
@@ -20,11 +17,11 @@ def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: 
 
     Iterations where no episode ended (NaN) are skipped.
     """
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     _draw(ax, metrics, title, y, by)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 
@@ -32,7 +29,8 @@ def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y
     """One panel per run directory (its metrics.parquet), titled from its config and summary."""
     n = len(run_dirs)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, min(ncols, n), figsize=(4.2 * min(ncols, n), 3.2 * nrows), squeeze=False)
+    fig = Figure(figsize=(4.2 * min(ncols, n), 3.2 * nrows))
+    axes = fig.subplots(nrows, min(ncols, n), squeeze=False)
     for ax, run_dir in zip(axes.flat, run_dirs):
         run_dir = Path(run_dir)
         config = json.loads((run_dir / "config.json").read_text())
@@ -44,7 +42,6 @@ def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
