@@ -55,6 +55,7 @@ class CheckpointStore:
     def __init__(self, directory: str | Path, keep: int = 3):
         self.directory = Path(directory).absolute()
         self.keep = keep
+        self.saves = 0  # saves made through this store
         self._manager = self._open()
 
     def _open(self) -> ocp.CheckpointManager:
@@ -74,6 +75,7 @@ class CheckpointStore:
         )
         self._manager.save(int(iteration), args=args, force=True)
         self._manager.wait_until_finished()
+        self.saves += 1
 
     def restore_latest(self, abstract_carry: Any, sharding: jax.sharding.Sharding | None = None) -> Restored | None:
         """The newest checkpoint that restores and matches its fingerprint; None if there is none.

@@ -59,6 +59,23 @@ def check_finite(metrics: Mapping[str, np.ndarray], first_iteration: int, learne
             )
 
 
+def over_members(fn: Callable, num_members: int) -> Callable:
+    """`vmap(fn)`, except for a single member: call `fn` unbatched and add the member axis.
+
+    Same leaves either way ([members, ...]); XLA:CPU runs a batch-of-one program up to
+    1.5x slower than the unbatched one (measured on PPO CartpoleBalance), so one
+    member does not pay for the axis.
+    """
+    if num_members > 1:
+        return jax.vmap(fn)
+
+    def single(*args):
+        out = fn(*jax.tree.map(lambda x: x[0], args))
+        return jax.tree.map(lambda x: x[None], out)
+
+    return single
+
+
 def run_chunks(
     learner: loop.Learner,
     keys: jax.Array,
@@ -88,8 +105,8 @@ def run_chunks(
     num_members = keys.shape[0]
     num_chunks = max(1, math.ceil(total_iterations / chunk_iterations))
     t0 = time.perf_counter()
-    init = jax.jit(jax.vmap(learner.init), out_shardings=sharding)
-    restored = store.restore_latest(jax.eval_shape(jax.vmap(learner.init), keys, hparams), sharding) if store else None
+    init = jax.jit(over_members(learner.init, num_members), out_shardings=sharding)
+    restored = store.restore_latest(jax.eval_shape(init, keys, hparams), sharding) if store else None
     if restored is not None:
         if restored.iteration % chunk_iterations:
             raise ValueError(f"checkpoint at iteration {restored.iteration} is not on a chunk boundary "
@@ -97,7 +114,7 @@ def run_chunks(
         carry, first_chunk, history = restored.carry, restored.iteration // chunk_iterations, restored.history
     else:
         carry, first_chunk, history = init(keys, hparams), 0, {}
-    chunk_fn = jax.vmap(loop.make_chunk(learner, chunk_iterations))
+    chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members)
     if first_chunk < num_chunks:  # a finished run restores without compiling its step
         chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry).compile()
     jax.block_until_ready(carry)

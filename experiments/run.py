@@ -145,7 +145,7 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
         policy = lambda obs, kk: algo.act(agent, obs, kk, deterministic=True)  # noqa: E731
         return evaluation.evaluate(eval_env, policy, k, config.eval_episodes)
 
-    per_member = np.zeros(len(members))
+    per_member = np.full(len(members), np.nan)  # eval_episodes = 0: not evaluated
     if config.eval_episodes:
         eval_keys = put(jax.random.split(k_eval, config.num_seeds)[members["seed"].to_numpy()])
         per_member = np.asarray(jax.jit(jax.vmap(eval_one))(carry.agent, eval_keys)).mean(axis=1)  # [members]

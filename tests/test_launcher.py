@@ -302,3 +302,15 @@ def test_results_load_schema_and_table(local_sweep):
         assert row["ci_hi"] - row["episode_return_mean"] == pytest.approx(half, rel=1e-3)
     evals = results.load_eval(sweep_dir)
     assert len(evals) == 4 and evals["eval_return"].notna().all()
+
+
+def test_tensorboard_logging_is_a_switch(tmp_path):
+    from tensorboardX.event_file_writer import EventFileWriter  # noqa: F401  (installed with .[dev])
+    from tensorboard_reader import scalars
+
+    result = run_lib.run(tiny(tmp_path / "run", **{"log.tensorboard": True, "agent.total_env_steps": 8 * 25 * 4}),
+                         progress=False)
+    tags = scalars(result.workdir / "tensorboard")
+    metrics = pd.read_parquet(result.workdir / "metrics.parquet")
+    assert sorted(tags["policy_loss"]) == [200, 400, 600, 800]
+    assert tags["policy_loss"][400] == pytest.approx(metrics.loc[metrics["iteration"] == 2, "policy_loss"].mean())

@@ -1,0 +1,196 @@
+"""Dynamical linear bandits: the environment's closed forms, DynLin-UCB against independent references."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from algos.bandits import classic, core, linear
+from envs import dlb
+from experiments.benchmarks import dynlin_numpy
+
+SYNTHETIC = dict(A=np.diag([0.2, 0, 0.1]), B=np.diag([0.45, 0, 0.1]), C=np.diag([1, 0, 0.1]), D=np.diag([0, 0.5, 0.1]))
+
+
+def _exact(instance, actions):
+    with jax.enable_x64(True):
+        return np.asarray(dlb.expected_regret(instance, jnp.asarray(actions), jnp.asarray(actions)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_optimum_matches_brute_force_over_the_arms(seed):
+    """Play each arm for 4000 rounds from x0 with the exact mean dynamics: the best long-run
+    average must be the closed-form u* = argmax <h, u>, with value J*."""
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(1, 4)), int(rng.integers(2, 4))
+    instance = dlb.random_instance(seed, n, d, rho=0.8, symmetric=bool(seed % 2))
+    arms = rng.uniform(-1, 1, size=(5, d))
+    with jax.enable_x64(True):
+        averages = [float(np.mean(np.asarray(dlb.expected_rewards(instance, jnp.tile(a, (4000, 1))))[-500:]))
+                    for a in arms]
+        best = dlb.optimum(instance, arms)
+    assert int(best.arm) == int(np.argmax(averages))
+    assert float(best.value) == pytest.approx(max(averages), abs=1e-9)
+
+
+def test_regret_of_the_optimal_constant_policy_is_only_the_transient():
+    """Regret of u* from x0 != x_ss sums to omega^T (I - A)^{-1} (x_ss - x0): no linear growth."""
+    instance = dlb.random_instance(7, 3, 2, rho=0.9)
+    instance = instance.replace(x0=np.array([1.0, -2.0, 0.5]))
+    arms = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
+    with jax.enable_x64(True):
+        u_star = np.asarray(dlb.optimum(instance, arms).action)
+        regret = {T: float(np.sum(np.asarray(dlb.expected_regret(instance, arms, jnp.tile(u_star, (T, 1))))))
+                  for T in (1000, 10_000)}
+    A, B, omega = (np.asarray(v) for v in (instance.A, instance.B, instance.omega))
+    x_ss = np.linalg.solve(np.eye(3) - A, B @ u_star)
+    closed_form = omega @ np.linalg.solve(np.eye(3) - A, x_ss - np.asarray(instance.x0))
+    assert regret[1000] == pytest.approx(closed_form, rel=1e-9)
+    assert regret[10_000] == pytest.approx(closed_form, rel=1e-9)
+    assert abs(closed_form) > 0.1  # the transient is there, and bounded
+
+
+def test_bad_instances_and_actions_are_refused():
+    with pytest.raises(dlb.DLBError, match="spectral radius is 1.1 >= 1"):
+        dlb.make_instance(np.diag([1.1, 0.2]), np.ones((2, 1)), np.ones(1), np.ones(2))
+    with pytest.raises(dlb.DLBError, match=r"B must be \[n, d\] = \[2, d\]"):
+        dlb.make_instance(np.eye(2) * 0.5, np.ones((3, 1)), np.ones(1), np.ones(2))
+    with pytest.raises(dlb.DLBError, match=r"theta must be \[d\] = \[1\]"):
+        dlb.make_instance(np.eye(2) * 0.5, np.ones((2, 1)), np.ones(2), np.ones(2))
+    instance = dlb.from_state_space(**SYNTHETIC, noise_std=0.01)
+    env = dlb.DynamicalLinearBandit(instance, dlb.budget_arms())
+    state = env.reset(jax.random.PRNGKey(0))
+    env.step(state, jnp.array([1.0, 0.5, 0.0]))  # an arm: fine
+    with pytest.raises(dlb.DLBError, match="not in the action set"):
+        env.step(state, jnp.array([0.5, 0.5, 0.5]))
+
+
+def test_random_instances_have_the_chosen_spectral_radius():
+    for seed, symmetric in ((0, True), (1, False)):
+        instance = dlb.random_instance(seed, 4, 2, rho=0.95, symmetric=symmetric)
+        assert dlb.spectral_radius(instance.A) == pytest.approx(0.95, rel=1e-9)
+    assert np.linalg.norm(dlb.random_instance(2, 4, 2, rho=0.95).A, 2) == pytest.approx(0.95, rel=1e-9)
+
+
+def test_the_paper_action_set_and_markov_parameter():
+    arms = dlb.budget_arms(3, 1.5, 1.0, 0.0)
+    assert sorted(map(tuple, arms)) == sorted({(1.0, 0.5, 0.0), (1.0, 0.0, 0.5), (0.5, 1.0, 0.0), (0.0, 1.0, 0.5),
+                                               (0.5, 0.0, 1.0), (0.0, 0.5, 1.0)})
+    instance = dlb.from_state_space(**SYNTHETIC, noise_std=0.01)
+    # D + C (I - A)^{-1} B summed over outputs: 0.45 / 0.8, 0.5, 0.1 + 0.01 / 0.9
+    np.testing.assert_allclose(np.asarray(dlb.markov_parameter(instance)), [0.5625, 0.5, 0.1 + 0.01 / 0.9], rtol=1e-6)
+
+
+def test_dynlin_ucb_matches_the_numpy_reference_on_the_same_noise():
+    instance = dlb.from_state_space(**SYNTHETIC, noise_std=0.01)
+    arms = dlb.budget_arms()
+    horizon = 3000
+    params = linear.params(instance, arms, horizon, lam=1.0)
+    env_key, agent_key = jax.random.PRNGKey(3), jax.random.PRNGKey(4)
+    pulled, _ = core.trajectory(linear.AGENT, params, instance, arms, env_key, agent_key, horizon)
+    eps, eta = dlb.noise_sequence(instance, env_key, horizon)
+    reference = dynlin_numpy.dynlin_ucb(instance, params, eps[None], eta[None], pulled[:1])[0]
+    np.testing.assert_array_equal(pulled, reference)
+    changes = np.flatnonzero(np.diff(pulled)) + 1
+    assert set(changes) <= set(params.block_ends + 1)  # arms change only after a block ends
+    assert len(set(pulled)) > 1
+
+
+def test_without_dynamics_dynlin_ucb_is_a_ucb_on_theta():
+    """A = 0, B = 0: y = <theta, u> + noise, rho = 0, one-round blocks: DynLin-UCB is a
+    ridge-regression UCB on theta, choice for choice, and it finds argmax <theta, u>."""
+    theta = np.array([0.3, -0.2, 0.5])
+    instance = dlb.make_instance(np.zeros((2, 2)), np.zeros((2, 3)), theta, np.array([1.0, -1.0]),
+                                 state_noise_std=0.1, reward_noise_std=0.1)
+    arms = np.eye(3)
+    horizon = 2000
+    params = linear.params(instance, arms, horizon, lam=1.0)
+    assert np.array_equal(params.block_ends, np.arange(horizon))
+    pulled, rewards = core.trajectory(linear.AGENT, params, instance, arms, jax.random.PRNGKey(0),
+                                      jax.random.PRNGKey(1), horizon)
+    V, b = np.eye(3), np.zeros(3)
+    for t in range(1, horizon):  # replay: the UCB on the regression of the rewards seen so far
+        u = arms[pulled[t - 1]]
+        V, b = V + np.outer(u, u), b + u * rewards[t - 1]
+        V_inv = np.linalg.inv(V)
+        beta = float(linear.radius(params, t))
+        scores = arms @ (V_inv @ b) + beta * np.sqrt(np.einsum("kd,de,ke->k", arms, V_inv, arms))
+        assert pulled[t] == np.argmax(scores), t
+    np.testing.assert_allclose(np.asarray(dlb.markov_parameter(instance)), theta)
+    assert np.mean(pulled[-500:] == 2) > 0.5
+
+
+def test_discounted_regression_matches_the_direct_recursion():
+    """D-LinUCB's gamma^{-t}-scaled Gram matrices give the same estimate and width as
+    V <- g V + u u^T + (1 - g) lam_t I with lam_t = g^{-t} lam, at a g where g^t is representable."""
+    instance = dlb.from_state_space(**SYNTHETIC, noise_std=0.01)
+    arms = dlb.budget_arms()
+    gamma, lam = 0.97, 2.0
+    p = linear.params(instance, arms, 200, lam=lam, radius="dlinucb", blocks=False, gamma=gamma, discounted=True)
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        s = linear.init(p, jax.random.PRNGKey(0))
+        V, V2, b = lam * np.eye(3), lam * np.eye(3), np.zeros(3)
+        for t in range(60):
+            arm, y = int(rng.integers(6)), float(rng.normal())
+            u = arms[arm]
+            s = linear.update(p, s, t, jnp.asarray(arm), jnp.asarray(y))
+            lam_t = gamma ** (-t) * lam
+            V = gamma * V + np.outer(u, u) + (1 - gamma) * lam_t * np.eye(3)
+            V2 = gamma**2 * V2 + np.outer(u, u) + (1 - gamma**2) * lam_t * np.eye(3)
+            b = gamma * b + u * y
+        np.testing.assert_allclose(np.asarray(s.h), np.linalg.solve(V, b), rtol=1e-8)
+        V_inv = np.linalg.inv(V)
+        width = np.einsum("kd,de,ke->k", arms, V_inv @ V2 @ V_inv, arms)
+        ours = np.asarray(linear.ucb_scores(p, s, 60)) - arms @ np.asarray(s.h)
+        np.testing.assert_allclose(ours / float(linear.radius(p, 60)), np.sqrt(width), rtol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def slow_dynamics():
+    """Arm 0 pays at once (theta), arm 1 builds a slow state (rho = 0.9) worth 10x more:
+    h = (1, 10). Regressing each round's reward on its action misses the state's memory."""
+    instance = dlb.make_instance(np.array([[0.9]]), np.array([[0.0, 1.0]]), theta=np.array([1.0, 0.0]),
+                                 omega=np.array([1.0]), state_noise_std=0.1, reward_noise_std=0.1)
+    return instance, np.eye(2)
+
+
+def test_dynlin_ucb_beats_linucb_under_strong_slow_dynamics(slow_dynamics):
+    instance, arms = slow_dynamics
+    horizon, runs = 20_000, 16
+    env_keys = jax.random.split(jax.random.PRNGKey(0), runs)
+    agent_keys = jax.random.split(jax.random.PRNGKey(1), runs)
+    final = {}
+    for name, p in (("dynlin", linear.params(instance, arms, horizon, lam=np.log(horizon))),
+                    ("linucb", linear.params(instance, arms, horizon, lam=1.0, radius="linucb", blocks=False))):
+        r = core.run_many(linear.AGENT, p, instance, arms, env_keys, agent_keys, horizon, 20)
+        final[name] = core.cumulative(r.regret)[:, -1]
+    diff = final["linucb"] - final["dynlin"]  # paired: same noise per run
+    assert diff.mean() > 5 * diff.std(ddof=1) / np.sqrt(runs), (final["dynlin"].mean(), final["linucb"].mean())
+    assert final["dynlin"].mean() < 0.7 * final["linucb"].mean()
+
+
+def test_vmapped_runs_equal_the_unvmapped_run(slow_dynamics):
+    instance, arms = slow_dynamics
+    p = linear.params(instance, arms, 2000, lam=1.0)
+    env_keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    agent_keys = jax.random.split(jax.random.PRNGKey(6), 3)
+    batched = core.run_many(linear.AGENT, p, instance, arms, env_keys, agent_keys, 2000, 10, chunks=2)
+    with jax.enable_x64(True):
+        single = jax.jit(lambda: core.run(linear.AGENT, p, instance, jnp.asarray(arms, float), env_keys[1],
+                                          agent_keys[1], 2000, 10))()
+    np.testing.assert_array_equal(batched.regret[1], np.asarray(single.regret))
+    np.testing.assert_array_equal(batched.arm_counts[1], np.asarray(single.arm_counts))
+
+
+def test_oracle_and_exp3_sanity(slow_dynamics):
+    instance, arms = slow_dynamics
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    oracle = core.run_many(classic.FIXED, classic.oracle_params(instance, arms), instance, arms, keys, keys, 1000, 10)
+    assert (oracle.arm_counts[:, 1] == 1000).all()
+    assert np.abs(core.cumulative(oracle.steady_regret)).max() == 0.0
+    exp3 = core.run_many(classic.EXP3, classic.exp3_params(instance, arms, 1000, batched=True), instance, arms,
+                         keys, keys, 1000, 10)
+    assert exp3.arm_counts.sum(axis=1).tolist() == [1000] * 4
