@@ -65,6 +65,7 @@ METHODS: dict[str, tuple[str, Builder]] = {
     "exp3": ("Exp3", lambda inst, arms, c: (classic.EXP3, classic.exp3_params(inst, arms, c.horizon))),
     "batch_exp3": ("Batch Exp3", lambda inst, arms, c: (classic.EXP3, classic.exp3_params(
         inst, arms, c.horizon, batched=True, code_offset=c.code_baselines))),
+    "ar2": ("AR2", lambda inst, arms, c: (classic.AR2, classic.ar2_params(inst, arms))),
     "ucb1": ("UCB1", lambda inst, arms, c: (classic.UCB1, classic.UCB1Params(
         arms=arms, scale=float(np.asarray(inst.reward_noise_std))))),
     "random": ("Random", lambda inst, arms, c: (classic.RANDOM, classic.RandomParams(arms=arms))),
@@ -205,7 +206,7 @@ def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
     frame = regret_frame(results, c.horizon)
     frame.to_parquet(workdir / "regret.parquet")
     table = regret_table(frame)
-    (workdir / "table.md").write_text(table.to_markdown(floatfmt=".1f") if _has_tabulate() else table.to_string())
+    (workdir / "table.md").write_text(table.to_markdown(floatfmt=".1f"))
     best = dlb.optimum(instance, arms)
     title = (f"DLB {c.experiment}, σ = {c.noise_std:g}: {c.trials} trials, T = {c.horizon:,} "
              f"(mean ± s.e.; ρ(A) = {dlb.spectral_radius(instance.A):.2f})")
@@ -226,14 +227,6 @@ def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
         print(table.to_string())
         print(f"run directory: {workdir}")
     return summary
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main() -> None:

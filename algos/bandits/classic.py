@@ -159,3 +159,102 @@ def _exp3_update(p, s, t, arm, reward):
 
 
 EXP3 = core.BanditAgent(name="exp3", init=_exp3_init, act=_exp3_act, update=_exp3_update)
+
+
+# -------------------------------------------------------------------------------------- AR2
+
+
+@struct.dataclass
+class AR2Params:
+    """AR2 (Chen et al., 2021: bandits whose rewards follow an AR(1) process) as the DLB code runs it.
+
+    alpha = rho(A) (the AR coefficient), epoch = ceil(K alpha^-3 sigma^-3), c1 = 24 c0 with
+    c0 = sqrt(4 log(1 / (alpha sigma)) + 4 log(epoch) + 2 log(4K)).
+    """
+
+    arms: np.ndarray
+    alpha: float
+    epoch: float  # may exceed int32 (7.5e11 rounds at sigma = 0.001): kept as a float
+    c1: float
+    sigma: float
+
+
+@struct.dataclass
+class AR2State:
+    t0: jax.Array  # rounds played + 1
+    epoch_index: jax.Array  # s, from 1
+    est: jax.Array  # [K] discounted last-seen rewards (inf: not yet seen)
+    tau: jax.Array  # [K] round each arm was last pulled (inf: never)
+    tau_trig: jax.Array  # [K] round each arm was triggered (inf: not triggered)
+    triggered: jax.Array  # [K] bool
+    last: jax.Array  # last pulled arm
+    last_last: jax.Array  # the one before
+
+
+def ar2_params(instance: dlb.DLBInstance, arms) -> AR2Params:
+    arms = np.asarray(arms, np.float64)
+    alpha = instance_constants(instance, arms)["rho"]
+    sigma = float(np.asarray(instance.state_noise_std))
+    n_arms = arms.shape[0]
+    epoch = math.ceil(n_arms * alpha**-3 * sigma**-3)
+    c0 = math.sqrt(4 * math.log(1 / (alpha * sigma)) + 4 * math.log(epoch) + 2 * math.log(4 * n_arms))
+    return AR2Params(arms=arms, alpha=alpha, epoch=float(epoch), c1=24 * c0, sigma=sigma)
+
+
+def _ar2_init(p, key):
+    k = p.arms.shape[0]
+    inf = jnp.full(k, jnp.inf)
+    zero = jnp.zeros((), jnp.int32)
+    return AR2State(t0=jnp.ones((), jnp.int32), epoch_index=jnp.ones((), jnp.int32), est=inf, tau=inf, tau_trig=inf,
+                    triggered=jnp.zeros(k, bool), last=zero, last_last=zero)
+
+
+def _explore_until(p, s):
+    """The last round of the epoch's initial sweep over the arms (float: epochs can be huge)."""
+    return p.arms.shape[0] + (s.epoch_index.astype(float) - 1) * p.epoch
+
+
+def _ar2_act(p, s, t, key):
+    k = p.arms.shape[0]
+    t0 = s.t0.astype(float)
+    round_robin = (_explore_until(p, s) - t0).astype(jnp.int32)  # the sweep, from arm K-1 down to 0
+    i_sup = jnp.where(s.est[s.last] >= s.est[s.last_last], s.last, s.last_last)
+    return jnp.where(t0 <= _explore_until(p, s), jnp.clip(round_robin, 0, k - 1), _ar2_choice(p, s, i_sup, key)[0])
+
+
+def _ar2_choice(p, s, i_sup, key):
+    """The arm after the sweep, and the triggered set it updates."""
+    k = p.arms.shape[0]
+    t0 = s.t0.astype(float)
+    # NaN where an arm is unseen (tau = inf), as in the official code: such an arm never triggers
+    span = jnp.sqrt((p.alpha**2 - p.alpha ** (2 * (t0 - s.tau + 1))) / (1 - p.alpha**2))
+    newly = (jnp.arange(k) != i_sup) & ~s.triggered & (s.est[i_sup] - s.est <= p.c1 * p.sigma * span)
+    triggered = s.triggered | newly
+    tau_trig = jnp.where(newly, t0, s.tau_trig)
+    earliest = triggered & (tau_trig == jnp.min(jnp.where(triggered, tau_trig, jnp.inf)))
+    pick = jax.random.choice(key, k, p=earliest / jnp.maximum(earliest.sum(), 1))
+    arm = jnp.where(triggered.any() & (s.t0 % 2 == 1), pick, i_sup)
+    return arm, triggered, tau_trig
+
+
+def _ar2_update(p, s, t, arm, reward):
+    k = p.arms.shape[0]
+    t0 = s.t0.astype(float)
+    explore_until = _explore_until(p, s)
+    after_sweep = t0 > explore_until
+    # the triggered set the action step computed (act is pure; recompute it the same way)
+    i_sup = jnp.where(s.est[s.last] >= s.est[s.last_last], s.last, s.last_last)
+    _, triggered, tau_trig = _ar2_choice(p, s, i_sup, jax.random.PRNGKey(0))
+    triggered = jnp.where(after_sweep, triggered, s.triggered)
+    tau_trig = jnp.where(after_sweep, tau_trig, s.tau_trig)
+    tau = s.tau.at[arm].set(t0)
+    in_sweep = t0 < explore_until
+    sweep_est = s.est.at[arm].set(p.alpha ** (k - t0 + tau[arm] - 1) * reward)
+    decayed = (s.est * p.alpha).at[arm].set(p.alpha * reward)
+    est = jnp.where(in_sweep, sweep_est, decayed)
+    next_epoch = ~in_sweep & (jnp.mod(t0, p.epoch) == 0)
+    return AR2State(t0=s.t0 + 1, epoch_index=s.epoch_index + next_epoch.astype(jnp.int32), est=est, tau=tau,
+                    tau_trig=tau_trig, triggered=triggered, last=arm, last_last=s.last)
+
+
+AR2 = core.BanditAgent(name="ar2", init=_ar2_init, act=_ar2_act, update=_ar2_update)

@@ -182,9 +182,11 @@ def update(p: LinearParams, s: LinearState, t: jax.Array, arm: jax.Array, reward
         W2 = (s.W2 + s1**2 * jnp.outer(u, u)
               + (1 - p.gamma**2) * p.lam * jnp.exp(-(3 * t + 2) * p.log_gamma) * jnp.eye(d))
         B = s.B + s1 * u * reward
+        W_inv = jnp.linalg.inv(W)  # the lam-term makes this more than a rank-one change
     else:
         W, W2, B = s.W + jnp.outer(u, u), s.W2, s.B + u * reward
-    W_inv = jnp.linalg.inv(W)
+        Wu = s.W_inv @ u  # Sherman-Morrison: (W + u u^T)^{-1}, exact up to rounding, no inversion
+        W_inv = s.W_inv - jnp.outer(Wu, Wu) / (1.0 + u @ Wu)
     new = s.replace(W=W, W2=W2, B=B, h=W_inv @ B, W_inv=W_inv)
     new = jax.tree.map(lambda a, b: jnp.where(ends_block, a, b), new, s)
     return new.replace(arm=arm, choose=ends_block, block=s.block + ends_block.astype(jnp.int32))

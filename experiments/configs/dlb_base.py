@@ -20,7 +20,7 @@ def dlb_config() -> ml_collections.ConfigDict:
     c.chunks = 10  # jitted calls per method (progress-bar ticks)
     c.seed = 0
     c.methods = ("clairvoyant,dynlin_ucb_1,dynlin_ucb_logT,linucb_1,linucb_logT,dlinucb_1,dlinucb_logT,"
-                 "exp3,batch_exp3,random")
+                 "ar2,exp3,batch_exp3,random")
     c.expert = ()  # a fixed allocation (proportions), for the `expert` method
     # Reproduce the official code's baselines where it departs from the methods' papers:
     # its lambda = log T LinUCB/D-LinUCB use DynLin-UCB's sigma-scaled radius (and D-LinUCB
