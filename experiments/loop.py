@@ -87,6 +87,7 @@ def run_chunks(
     checkpoint_interval_s: float = 60.0,
     sharding: jax.sharding.Sharding | None = None,
     on_chunk: Callable[[int, pd.DataFrame], None] | None = None,
+    on_checkpoint: Callable[[pd.DataFrame], None] | None = None,
     progress: bool = True,
 ) -> tuple[loop.Carry, pd.DataFrame, dict[str, float]]:
     """Train one member per key in `keys` [M] (vmapped, one program) for `total_iterations`.
@@ -95,7 +96,8 @@ def run_chunks(
     Iterations are rounded up to whole chunks. With a `store`, the run starts from its
     newest good checkpoint, and checkpoints after a chunk once `checkpoint_interval_s`
     has passed since the last one, and after the final chunk. `sharding` places the
-    member axis (e.g. over devices); `on_chunk(iteration, rows)` sees each chunk's rows.
+    member axis (e.g. over devices); `on_chunk(iteration, rows)` sees each chunk's rows and
+    `on_checkpoint(rows)` all rows so far, after each checkpoint.
 
     Returns the final carry (leaves [M, ...]), one metrics row per member and
     iteration (`member`, `iteration`, `env_steps` columns) and timings: `compile_s`,
@@ -150,6 +152,8 @@ def run_chunks(
             t_save = time.perf_counter()
             chunks = [{k: np.concatenate([m[k] for m in chunks], axis=1) for k in chunks[0]}]
             store.save(iteration, carry, chunks[0])
+            if on_checkpoint is not None:
+                on_checkpoint(history_frame(chunks[0], learner))
             last_saved_iteration = iteration
             last_save = time.perf_counter()
             checkpoint_s += last_save - t_save

@@ -8,6 +8,7 @@ train as one vmapped program, sharded over the local devices. The run directory 
     config.json          the resolved config
     metrics.parquet      one row per member and iteration: member, seed, the member's
                          gridded hyperparameters (agent.<name>), iteration, env_steps, metrics
+                         (rewritten at each checkpoint, so a running run can be read)
     eval.parquet         one row per member: its deterministic evaluation return
     checkpoints/         orbax checkpoints of the whole carry (see experiments.checkpoints)
     learning_curve.png   the curves, mean and band over seeds
@@ -122,6 +123,13 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
     keys = put(jax.random.split(k_train, config.num_seeds)[members["seed"].to_numpy()])
     hparams = {n: put(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
 
+    def write_metrics(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = members.merge(rows, on="member")
+        tmp = workdir / "metrics.parquet.tmp"
+        rows.to_parquet(tmp)
+        tmp.replace(workdir / "metrics.parquet")  # atomic: a reader never sees half a file
+        return rows
+
     store = CheckpointStore(workdir / "checkpoints", keep=config.keep_checkpoints)
     chunk_loggers = loggers_lib.make_loggers(config, workdir)
     try:
@@ -129,14 +137,13 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
             learner, keys, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations, hparams,
             store=store, checkpoint_interval_s=config.checkpoint_interval_s, sharding=sharding,
             on_chunk=(lambda it, rows: [lg.write(it, rows) for lg in chunk_loggers]) if chunk_loggers else None,
-            progress=progress,
+            on_checkpoint=write_metrics, progress=progress,
         )
     finally:
         store.close()
         for lg in chunk_loggers:
             lg.close()
-    metrics = members.merge(metrics, on="member")
-    metrics.to_parquet(workdir / "metrics.parquet")
+    metrics = write_metrics(metrics)
     hp_cols = [c for c in members.columns if c.startswith("agent.")]
     plotting.learning_curve(metrics, workdir / "learning_curve.png",
                             title=f"{config.algo.upper()} on {config.task}", by=hp_cols)
