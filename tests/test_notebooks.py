@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import nbformat
 from nbclient import NotebookClient
@@ -12,6 +13,8 @@ from conftest import REPO
 
 def test_analysis_notebook_executes(tmp_path, monkeypatch):
     monkeypatch.delenv("MJXRL_SWEEP_DIR", raising=False)
+    # the "python3" kernel spec runs `python` from PATH: make that this interpreter
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     nb = nbformat.read(os.path.join(REPO, "notebooks", "analysis.ipynb"), as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
