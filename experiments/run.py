@@ -76,20 +76,28 @@ def member_sharding(num_members: int, num_devices: int = 0) -> jax.sharding.Shar
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
 
 
+# Settings that change how a run is operated, not what it computes: a rerun may change them.
+OPERATIONAL = ("checkpoint_interval_s", "keep_checkpoints", "num_devices", "eval_episodes", "log.")
+
+
 def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Write config.json, or check that the run already there has the same config."""
+    """Write config.json, or check that the run already there has the same config.
+
+    Only `OPERATIONAL` settings may differ (config.json is then rewritten with the new
+    ones). A different device count still resumes, though XLA may then round the
+    sharded members' arithmetic differently (see the README).
+    """
     resolved = json.loads(config.to_json_best_effort())
     path = workdir / "config.json"
     if path.exists():
-        saved = json.loads(path.read_text())
-        if saved != resolved:
-            flat_saved, flat_new = _flatten(saved), _flatten(resolved)
-            differ = sorted(k for k in flat_saved.keys() | flat_new.keys() if flat_saved.get(k) != flat_new.get(k))
+        flat_saved, flat_new = _flatten(json.loads(path.read_text())), _flatten(resolved)
+        differ = sorted(k for k in flat_saved.keys() | flat_new.keys()
+                        if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
+        if differ:
             raise validation.ConfigError(
                 f"{workdir} holds a run with a different config (differs at {differ}). Rerun with its "
                 "config to resume it, or choose another directory with --config.workdir=..."
             )
-        return
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(resolved, indent=2))

@@ -193,9 +193,11 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 
 
 def test_a_finished_run_is_restored_not_retrained(reference):
+    """Also with operational settings changed (checkpoint interval, evaluation episodes)."""
     result, metrics = reference
-    again = run_lib.run(tiny(result.workdir), progress=False)
+    again = run_lib.run(tiny(result.workdir, **{"checkpoint_interval_s": 30.0, "eval_episodes": 3}), progress=False)
     assert again.summary["resumed_from"] == 12 and again.summary["env_steps_per_s"] is None
+    assert json.loads((result.workdir / "config.json").read_text())["eval_episodes"] == 3
     pd.testing.assert_frame_equal(pd.read_parquet(result.workdir / "metrics.parquet"), metrics)
 
 
