@@ -207,10 +207,9 @@ def steady_state_regret(instance: DLBInstance, arms: jax.Array, actions: jax.Arr
 
 def round_noise(instance: DLBInstance, key: jax.Array, t: jax.Array, dtype=float) -> tuple[jax.Array, jax.Array]:
     """The reward noise [] and state noise [n] of round t: a function of (key, t) only."""
-    k_reward, k_state = jax.random.split(jax.random.fold_in(key, t))
     n = np.shape(instance.A)[-1]
-    return (instance.reward_noise_std * jax.random.normal(k_reward, (), dtype),
-            instance.state_noise_std * jax.random.normal(k_state, (n,), dtype))
+    z = jax.random.normal(jax.random.fold_in(key, t), (n + 1,), dtype)  # one draw: fewer hashes per round
+    return instance.reward_noise_std * z[0], instance.state_noise_std * z[1:]
 
 
 def noise_sequence(instance: DLBInstance, key: jax.Array, horizon: int) -> tuple[np.ndarray, np.ndarray]:
