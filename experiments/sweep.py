@@ -67,7 +67,9 @@ def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
 
 
 def _name(assignment: Mapping[str, Any]) -> str:
-    text = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in assignment.items()) or "all"
+    """A directory name for a structural combination, e.g. `hidden_sizes-64x64_task-CheetahRun`."""
+    show = lambda v: "x".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)  # noqa: E731
+    text = "_".join(f"{k.split('.')[-1]}-{show(v)}" for k, v in assignment.items()) or "all"
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")
 
 
