@@ -8,7 +8,11 @@ initialisation of SAC with its random prefill, 3 vmapped seeds on PendulumSwingu
 hung in 8 runs of 10; with this flag it finished in 7 of 7. Turning off
 multithreaded Eigen (the fix PyAutoFit issue 1528 reports for a similar wedge) did
 not help here. The flag costs about 5% of SAC's update rate on a 2-core CPU and
-concerns only the CPU backend. Library users who call the agents from their own
+concerns only the CPU backend. It is not a complete cure: the initialisation of the
+DDPG config (`experiments/configs/ddpg.py`: 3 seeds, CartpoleBalance, 4,000 prefill
+steps) still hung in every try on 2026-11-24, also with async dispatch off in 1 of 3,
+with single-threaded Eigen, and once with a single seed while other jobs loaded the
+CPU; an unbatched single seed on an idle machine finished (2 of 2). Open. Library users who call the agents from their own
 code on a CPU may want the same setting.
 """
 
