@@ -27,13 +27,17 @@ import pandas as pd
 from scipy import stats
 
 
-def _flat_config(config: dict, prefix: str = "") -> dict:
+def flatten_config(config: dict, prefix: str = "", skip_grid: bool = True) -> dict:
+    """{"section.key": value} of a config dict; sequences as strings (hashable table cells).
+
+    `skip_grid`: leave out `grid` (in a run's tables the gridded values are per-member columns).
+    """
     out = {}
     for k, v in config.items():
         if isinstance(v, dict):
-            if k == "grid":
-                continue  # the gridded values are per-member columns
-            out.update(_flat_config(v, f"{prefix}{k}."))
+            if k == "grid" and skip_grid:
+                continue
+            out.update(flatten_config(v, f"{prefix}{k}.", skip_grid))
         else:
             out[f"{prefix}{k}"] = str(tuple(v)) if isinstance(v, (list, tuple)) else v
     return out
@@ -56,7 +60,7 @@ def _load_table(path: str | Path, table: str) -> pd.DataFrame:
             skipped.append(str(run))
             continue
         rows = pd.read_parquet(file)
-        config = _flat_config(json.loads((run / "config.json").read_text()))
+        config = flatten_config(json.loads((run / "config.json").read_text()))
         config = {k: v for k, v in config.items() if k not in rows.columns}
         frame = pd.concat([pd.DataFrame([config] * len(rows), index=rows.index), rows], axis=1)
         frame.insert(0, "run", str(run.relative_to(path)) if run != path else ".")

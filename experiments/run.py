@@ -36,7 +36,7 @@ from absl import app, logging
 import envs
 from algos import evaluation
 from experiments import loggers as loggers_lib
-from experiments import cli, loop, plotting, validation
+from experiments import cli, loop, plotting, results, validation
 from experiments.checkpoints import CheckpointStore
 
 
@@ -90,7 +90,8 @@ def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     resolved = json.loads(config.to_json_best_effort())
     path = workdir / "config.json"
     if path.exists():
-        flat_saved, flat_new = _flatten(json.loads(path.read_text())), _flatten(resolved)
+        flat_saved = results.flatten_config(json.loads(path.read_text()), skip_grid=False)
+        flat_new = results.flatten_config(resolved, skip_grid=False)
         differ = sorted(k for k in flat_saved.keys() | flat_new.keys()
                         if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
         if differ:
@@ -102,16 +103,6 @@ def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(resolved, indent=2))
     tmp.replace(path)
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
