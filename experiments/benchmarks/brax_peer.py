@@ -7,6 +7,13 @@ Runs in a *separate* virtual environment (brax 0.14's trainers call
 
 It imports nothing from this project. `trainer_throughput.py` starts it as a
 subprocess with matching settings and reads the JSON line it prints last.
+
+Where no such venv can be made (a lent GPU machine has one jax, 0.11, and no
+registry), `--shim` runs Brax's trainers on the jax at hand, with a stand-in for
+the removed `jax.device_put_replicated` (stack the tree once per device and place
+it with a sharding over those devices: what the removed function did). It touches
+only that replication at the start of training; the trainers' own code is not
+changed, so their speed stays a fair reference.
 """
 
 from __future__ import annotations
@@ -17,6 +24,14 @@ import json
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _device_put_replicated(tree, devices):
+    mesh = jax.sharding.Mesh(np.array(devices), ("d",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("d"))
+    return jax.tree.map(lambda x: jax.device_put(jnp.stack([jnp.asarray(x)] * len(devices)), sharding), tree)
 
 
 def main() -> None:
@@ -33,7 +48,11 @@ def main() -> None:
     parser.add_argument("--learning_starts", type=int, default=5000)
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--num_evals", type=int, default=4)
+    parser.add_argument("--shim", action="store_true", help="stand in for jax.device_put_replicated if missing")
     args = parser.parse_args()
+    shimmed = args.shim and not hasattr(jax, "device_put_replicated")
+    if shimmed:
+        jax.device_put_replicated = _device_put_replicated
 
     from brax.training.agents.ppo import networks as ppo_networks
     from brax.training.agents.ppo import train as ppo
@@ -74,7 +93,7 @@ def main() -> None:
     wall = time.perf_counter() - t0
     # the first epoch's sps includes its compilation: report the later ones
     later = [r["sps"] for r in records[2:] if r["sps"] == r["sps"]]
-    print(json.dumps({"peer": f"brax {args.algo}", "jax": jax.__version__, "backend": jax.default_backend(),
+    print(json.dumps({"peer": f"brax {args.algo}", "jax": jax.__version__, "backend": jax.default_backend(), "shim": shimmed,
                       "sps": sum(later) / len(later) if later else float("nan"), "wall_s": wall,
                       "final_eval_return": records[-1]["eval_return"] if records else float("nan"),
                       "records": records}))

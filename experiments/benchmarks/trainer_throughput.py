@@ -107,6 +107,8 @@ def main() -> None:
     parser.add_argument("--sac-learning-starts", type=int, default=5_000)
     parser.add_argument("--seeds", default="1,4,16", help="seed counts for the scaling table ('' to skip)")
     parser.add_argument("--peer-python", default="", help="python of a venv with jax 0.7.2 and brax 0.14")
+    parser.add_argument("--peer-shim", action="store_true",
+                        help="run the peer on this jax with brax_peer's device_put_replicated stand-in")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     device = jax.devices()[0].device_kind
@@ -128,7 +130,7 @@ def main() -> None:
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         _, raw = time_mjx(env.step, state, n, spec.action_size, max(20, min(1000, 200_000 // n)))
         ours = time_training(algo, config, env, eval_env)
-        peer = run_peer(args.peer_python, [*peer_args, "--task", args.task])
+        peer = run_peer(args.peer_python, [*peer_args, "--task", args.task, *(["--shim"] if args.peer_shim else [])])
         row = {"algo": name, "task": args.task, "num_envs": n, "env_steps": steps, "device": device,
                "raw_sps": raw, "ours": ours, "brax": {k: v for k, v in peer.items() if k != "records"}}
         results[name] = row
