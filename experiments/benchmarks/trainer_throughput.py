@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--sac-learning-starts", type=int, default=5_000)
     parser.add_argument("--seeds", default="1,4,16", help="seed counts for the scaling table ('' to skip)")
     parser.add_argument("--peer-python", default="", help="python of a venv with jax 0.7.2 and brax 0.14")
+    parser.add_argument("--only-seeds", action="store_true", help="skip the throughput rows, time only the seeds")
     parser.add_argument("--peer-shim", action="store_true",
                         help="run the peer on this jax with brax_peer's device_put_replicated stand-in")
     parser.add_argument("--out", default="")
@@ -127,6 +128,12 @@ def main() -> None:
             peer_args = ["--algo", "sac", "--num_envs", str(n), "--steps", str(steps), "--batch_size", "256",
                          "--learning_starts", str(args.sac_learning_starts), "--hidden", "256", "256"]
         env, _ = envs.make(args.task, num_envs=n)
+        if args.only_seeds:
+            print(f"{name.upper()} seeds scaling (one chunk), {n} envs per seed:", flush=True)
+            iters = 20 if name == "ppo" else 100
+            results[name] = {"algo": name, "task": args.task, "num_envs": n, "device": device,
+                             "seeds_scaling": seeds_scaling(algo, config, env, [int(s) for s in args.seeds.split(",")], iters)}
+            continue
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         _, raw = time_mjx(env.step, state, n, spec.action_size, max(20, min(1000, 200_000 // n)))
         ours = time_training(algo, config, env, eval_env)
