@@ -5,6 +5,11 @@ An agent supplies a `Learner`: `init(key, hparams) -> carry` and `step(carry) ->
 `carry` (parameters, optimiser states, normaliser, environment state, keys), so a
 run stopped at a chunk boundary resumes bit for bit from the carry alone.
 
+An optional `hook(carry, iteration) -> carry` runs before every step with the global
+iteration index, which is not batched when seeds are vmapped: a hook that branches on
+it with `lax.cond` (work every K iterations, such as CIP's causal discovery) pays for
+the branch only when it is taken, also under `vmap`.
+
 `make_chunk` scans `step` for a fixed number of iterations in one jitted call;
 the host loop around chunks (progress bar, metrics, checkpoints) lives in
 `experiments`. `make_train` scans the whole run, for `jit(vmap(train))` over seeds and over the
@@ -29,13 +34,24 @@ class Learner(NamedTuple):
     step: Callable[[Carry], tuple[Carry, Metrics]]
     env_steps_per_iteration: int
     prefill_env_steps: int = 0  # environment steps taken by `init` (an off-policy random prefill)
+    hook: Callable[[Carry, jax.Array], Carry] | None = None  # before each step, given the iteration
 
 
-def make_chunk(learner: Learner, iterations: int) -> Callable[[Carry], tuple[Carry, Metrics]]:
-    """`chunk(carry) -> (carry, metrics)` with metrics stacked over `iterations`."""
+def make_chunk(learner: Learner, iterations: int) -> Callable[..., tuple[Carry, Metrics]]:
+    """`chunk(carry, start_iteration=0) -> (carry, metrics)` with metrics stacked over `iterations`.
 
-    def chunk(carry: Carry) -> tuple[Carry, Metrics]:
-        return jax.lax.scan(lambda c, _: learner.step(c), carry, None, length=iterations)
+    `start_iteration` (a scalar, shared by vmapped members: `in_axes=None`) is the global
+    index of the chunk's first iteration, for the learner's `hook`.
+    """
+
+    def body(carry: Carry, iteration: jax.Array) -> tuple[Carry, Metrics]:
+        if learner.hook is not None:
+            carry = learner.hook(carry, iteration)
+        return learner.step(carry)
+
+    def chunk(carry: Carry, start_iteration: jax.Array | int = 0) -> tuple[Carry, Metrics]:
+        iterations_ = jnp.asarray(start_iteration, jnp.int32) + jnp.arange(iterations, dtype=jnp.int32)
+        return jax.lax.scan(body, carry, iterations_)
 
     return chunk
 

@@ -140,18 +140,27 @@ class EnsembleCritic(nn.Module):
         return q[..., 0]
 
 
+def _tanh_gaussian_log_prob_u(u: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
+    """Per-dimension log-density of a = tanh(u), from u; log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u))."""
+    z = (u - mean) * jnp.exp(-log_std)
+    log_prob_u = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    return log_prob_u - 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+
+
 def tanh_gaussian_sample(mean: jax.Array, log_std: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Sample a = tanh(u), u ~ N(mean, exp(log_std)^2); returns (a [.., A], log pi(a) per dimension [.., A]).
 
     The per-dimension log-density is kept (not summed) so that weighted variants
-    (CIP's causality-aware entropy) can reuse it. Uses the stable identity
-    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)).
+    (CIP's causality-aware entropy) can reuse it.
     """
     u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    z = (u - mean) * jnp.exp(-log_std)
-    log_prob_u = -0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
-    log_det = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
-    return jnp.tanh(u), log_prob_u - log_det
+    return jnp.tanh(u), _tanh_gaussian_log_prob_u(u, mean, log_std)
+
+
+def tanh_gaussian_log_prob(mean: jax.Array, log_std: jax.Array, action: jax.Array,
+                           bound: float = 1.0 - 1e-6) -> jax.Array:
+    """Per-dimension log pi(a) [.., A] of a given action a in [-1, 1] (clipped to +-`bound` for atanh)."""
+    return _tanh_gaussian_log_prob_u(jnp.arctanh(jnp.clip(action, -bound, bound)), mean, log_std)
 
 
 def to_action_box(unit_action: jax.Array, low: float, high: float) -> jax.Array:

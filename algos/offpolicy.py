@@ -11,13 +11,22 @@ An agent module supplies:
     init(key, spec, config, hparams) -> agent_state          (with an `env_steps` leaf)
     act(agent_state, obs, key, deterministic=False) -> action
     update(agent_state, batch, key) -> (agent_state, metrics)   batch: Transition [B, nstep]
+
+and optionally work done on a schedule outside the updates (CIP's causal discovery
+and resets), which sees the whole replay buffer:
+
+    make_hook(config, spec, schedule, data) -> hook(agent_state, buffer_state, key, iteration) -> agent_state
+
+`schedule` says how iterations map to environment steps and updates, `data` reads the
+buffer (`latest`, `sample`). The hook runs before every iteration's step; see
+`algos.loop` for why it can branch on `iteration` cheaply.
 """
 
 from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Mapping
+from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -77,6 +86,36 @@ def updates_per_iteration(config, num_envs: int) -> int:
     return max(1, round(config.replay_ratio * num_envs * config.rollout_length))
 
 
+class Schedule(NamedTuple):
+    """How a training iteration maps to environment steps and gradient updates."""
+
+    prefill_env_steps: int
+    env_steps_per_iteration: int
+    updates_per_iteration: int
+
+    def env_steps_before(self, iteration: jax.Array) -> jax.Array:
+        return self.prefill_env_steps + iteration * self.env_steps_per_iteration
+
+    def crosses(self, iteration: jax.Array, every: int, first: int, unit: str = "env_steps") -> jax.Array:
+        """Whether a multiple of `every` (>= `first`) of env steps or updates is reached at this iteration.
+
+        Env steps count those done before the iteration (prefill included); updates,
+        those made before it. True at most once per multiple.
+        """
+        if unit == "env_steps":
+            done, per = self.env_steps_before(iteration), self.env_steps_per_iteration
+            previous = jnp.where(iteration == 0, -1, done - per)
+        else:
+            done, per = iteration * self.updates_per_iteration, self.updates_per_iteration
+            previous = done - per
+        return (done >= first) & (jnp.floor_divide(done, every) > jnp.floor_divide(previous, every))
+
+
+class ReplayAccess(NamedTuple):
+    latest: Callable  # (buffer_state, per_env) -> Transition [num_envs * per_env, ...]
+    sample: Callable  # (buffer_state, key) -> Transition [batch_size, nstep, ...]
+
+
 def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
     """The `Learner` of an off-policy agent module (see the module docstring)."""
     spec = env.spec
@@ -119,11 +158,23 @@ def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
             return agent.update(a, replay.sample(buffer, buf, k_sample), k_learn)
 
         agent_state, info = jax.lax.scan(one_update, agent_state, jax.random.split(k_update, num_updates))
-        metrics = {**jax.tree.map(jnp.mean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean()}
+        metrics = {**jax.tree.map(jnp.nanmean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean()}
         return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=key), metrics
 
+    hook = None
+    if hasattr(agent, "make_hook"):
+        schedule = Schedule(prefill_iterations(config, num_envs) * num_envs, num_envs * config.rollout_length,
+                            num_updates)
+        data = ReplayAccess(latest=replay.latest, sample=lambda buf, k: replay.sample(buffer, buf, k))
+        agent_hook = agent.make_hook(config, spec, schedule, data)
+
+        def hook(carry: Carry, iteration: jax.Array) -> Carry:
+            # a key of its own, so the training stream is the same with or without the hook
+            k_hook = jax.random.fold_in(carry.key, 0x600D)
+            return carry.replace(agent=agent_hook(carry.agent, carry.buffer, k_hook, iteration))
+
     return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=num_envs * config.rollout_length,
-                        prefill_env_steps=prefill_iterations(config, num_envs) * num_envs)
+                        prefill_env_steps=prefill_iterations(config, num_envs) * num_envs, hook=hook)
 
 
 def make_train(agent: ModuleType, config, env: Environment):

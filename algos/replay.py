@@ -65,3 +65,16 @@ def add_trajectory(buffer: Buffer, state: BufferState, traj: Transition) -> Buff
 def sample(buffer: Buffer, state: BufferState, key: jax.Array) -> Transition:
     """Uniform sequences of consecutive steps: leaves [batch_size, sequence_length, ...]."""
     return buffer.sample(state, key).experience
+
+
+def latest(state: BufferState, per_env: int) -> Transition:
+    """The `per_env` most recent steps of every environment: leaves [num_envs * per_env, ...].
+
+    Newest first within each environment. The caller must have written at least
+    `per_env` steps per environment (older slots are zeros until then).
+    """
+    capacity = jax.tree.leaves(state.experience)[0].shape[1]
+    if per_env > capacity:
+        raise ValueError(f"asked for the latest {per_env} steps per environment; the buffer holds {capacity}")
+    index = (state.current_index - 1 - jax.numpy.arange(per_env)) % capacity
+    return jax.tree.map(lambda x: x[:, index].reshape(-1, *x.shape[2:]), state.experience)

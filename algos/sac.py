@@ -17,7 +17,7 @@ optional per-action-dimension weight on the log-probabilities.
 from __future__ import annotations
 
 import sys
-from typing import Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -157,10 +157,13 @@ def temperature_loss(log_alpha: jax.Array, log_pi: jax.Array, target_entropy: fl
     return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_pi + target_entropy))
 
 
-def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | None = None) -> tuple[SACState, dict]:
+def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | None = None,
+           actor_bonus: Callable | None = None) -> tuple[SACState, dict]:
     """One critic update, and (every `actor_update_interval`) an actor, temperature and target update.
 
     `seq` is a `Transition` of sampled sequences [B, nstep] from `algos.replay`.
+    `actor_bonus(actor_params, state, batch) -> (bonus, info)` is subtracted from the
+    actor loss (CIP's empowerment); `log_prob_weights` [A] weight the entropy terms.
     """
     hp = state.hp
     tx = state.tx
@@ -171,16 +174,22 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
     critic_params, critic_opt = optim.gradient_step(tx, state.critic_params, state.critic_opt, grads, hp["critic_lr"])
     state = state.replace(critic_params=critic_params, critic_opt=critic_opt, updates=state.updates + 1)
 
+    def total_actor_loss(actor_params, s: SACState) -> tuple[jax.Array, dict]:
+        loss, info = actor_loss(actor_params, s, batch.obs, k_actor, log_prob_weights)
+        if actor_bonus is None:
+            return loss, info
+        bonus, bonus_info = actor_bonus(actor_params, s, batch)
+        return loss - bonus, {**info, **bonus_info}
+
     def actor_and_temperature(s: SACState) -> tuple[SACState, dict]:
-        grads, info = jax.grad(actor_loss, has_aux=True)(s.actor_params, s, batch.obs, k_actor, log_prob_weights)
+        grads, info = jax.grad(total_actor_loss, has_aux=True)(s.actor_params, s)
         actor_params, actor_opt = optim.gradient_step(tx, s.actor_params, s.actor_opt, grads, hp["actor_lr"])
         alpha_grad = jax.grad(temperature_loss)(s.log_alpha, info.pop("log_pi"), s.target_entropy)
         log_alpha, alpha_opt = optim.gradient_step(tx, s.log_alpha, s.alpha_opt, alpha_grad, hp["alpha_lr"])
         return s.replace(actor_params=actor_params, actor_opt=actor_opt, log_alpha=log_alpha, alpha_opt=alpha_opt), info
 
     def skip(s: SACState) -> tuple[SACState, dict]:
-        info = jax.eval_shape(lambda: jax.grad(actor_loss, has_aux=True)(s.actor_params, s, batch.obs, k_actor,
-                                                                         log_prob_weights)[1])
+        info = jax.eval_shape(lambda: jax.grad(total_actor_loss, has_aux=True)(s.actor_params, s)[1])
         info.pop("log_pi")
         return s, jax.tree.map(lambda x: jnp.full(x.shape, jnp.nan, x.dtype), info)
 

@@ -14,6 +14,7 @@ import time
 from typing import Callable, Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -59,18 +60,23 @@ def check_finite(metrics: Mapping[str, np.ndarray], first_iteration: int, learne
             )
 
 
-def over_members(fn: Callable, num_members: int) -> Callable:
+def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
     """`vmap(fn)`, except for a single member: call `fn` unbatched and add the member axis.
 
     Same leaves either way ([members, ...]); XLA:CPU runs a batch-of-one program up to
     1.5x slower than the unbatched one (measured on PPO CartpoleBalance), so one
-    member does not pay for the axis.
+    member does not pay for the axis. The last `shared` arguments are the same for
+    every member (not batched).
     """
     if num_members > 1:
-        return jax.vmap(fn)
+        def batched(*args):
+            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared)(*args)
+
+        return batched
 
     def single(*args):
-        out = fn(*jax.tree.map(lambda x: x[0], args))
+        batched, rest = args[: len(args) - shared], args[len(args) - shared:]
+        out = fn(*jax.tree.map(lambda x: x[0], batched), *rest)
         return jax.tree.map(lambda x: x[None], out)
 
     return single
@@ -116,9 +122,9 @@ def run_chunks(
         carry, first_chunk, history = restored.carry, restored.iteration // chunk_iterations, restored.history
     else:
         carry, first_chunk, history = init(keys, hparams), 0, {}
-    chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members)
+    chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members, shared=1)
     if first_chunk < num_chunks:  # a finished run restores without compiling its step
-        chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry).compile()
+        chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry, jnp.int32(0)).compile()
     jax.block_until_ready(carry)
     compile_s = time.perf_counter() - t0
 
@@ -132,7 +138,7 @@ def run_chunks(
     last_saved_iteration = restored.iteration if restored else None
     t_train = time.perf_counter()
     for c in range(first_chunk, num_chunks):
-        carry, metrics = chunk(carry)
+        carry, metrics = chunk(carry, jnp.int32(c * chunk_iterations))
         metrics = {k: np.asarray(v) for k, v in jax.device_get(metrics).items()}
         check_finite(metrics, c * chunk_iterations, learner, last_saved_iteration)
         chunks.append(metrics)
