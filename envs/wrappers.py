@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from envs import normalization
-from envs.core import Environment, EnvSpec, State, check_action
+from envs.core import MEMBER_AXIS, Environment, EnvSpec, State, check_action
 
 RESET_MODES = ("full", "cached", "none")
 
@@ -135,6 +135,14 @@ class EpisodeLimit(Wrapper):
         )
 
 
+def _any_over_members(flag: jax.Array) -> jax.Array:
+    """`flag` of any member of the enclosing `MEMBER_AXIS` vmap (unbatched); `flag` itself outside one."""
+    try:
+        return jax.lax.psum(flag.astype(jnp.int32), MEMBER_AXIS) > 0
+    except NameError:  # not inside a vmap with that axis name
+        return flag
+
+
 class AutoReset(Wrapper):
     """Start a new episode on the step after which `done` is set.
 
@@ -152,8 +160,12 @@ class AutoReset(Wrapper):
 
     Wrapped around a `VmapWrapper`, a "full" reset is computed only on steps where
     some environment finished (`lax.cond` on the batch), rather than on every step
-    as a per-environment select would. Under a further outer `vmap` (seeds) the
-    cond becomes a select again: still correct, no longer cheaper.
+    as a per-environment select would. Under a further outer `vmap` (seeds) a batched
+    predicate would turn the cond into a select that computes the reset on every
+    step: on CPU that made CheetahRun (whose reset settles the model over many physics
+    steps) 60x slower with 2 vmapped seeds. So when that vmap is named `MEMBER_AXIS`,
+    the predicate is made common to all members (any member's environment ended) and
+    the cond stays a branch. Vmap seeds with `jax.vmap(train, axis_name=MEMBER_AXIS)`.
     """
 
     OWN_INFO = ("final_obs", "reset_key", "first_state")
@@ -209,7 +221,7 @@ class AutoReset(Wrapper):
             return _select(nxt.done > 0, restarted, nxt)
 
         if self.mode == "full" and self._batched:
-            return jax.lax.cond(jnp.any(nxt.done > 0), restart, lambda n: n, nxt)
+            return jax.lax.cond(_any_over_members(jnp.any(nxt.done > 0)), restart, lambda n: n, nxt)
         out = restart(nxt)
         if self.mode == "cached":
             out = out.replace(info={**out.info, "first_state": first})

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from algos import loop
+from envs.core import MEMBER_AXIS
 from experiments.checkpoints import CheckpointStore
 
 # Metrics that are NaN by design (no episode finished in that iteration); any other
@@ -70,7 +71,7 @@ def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
     """
     if num_members > 1:
         def batched(*args):
-            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared)(*args)
+            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared, axis_name=MEMBER_AXIS)(*args)
 
         return batched
 

@@ -27,7 +27,8 @@ reward. Between discoveries, each update:
 weights, the counterfactuals and the inverse model never reach training (see
 `shared/papers/cip.md`), so it is SAC with ACE's resets; discovery is skipped since it
 would change nothing. All numeric switches are hyperparameters (`HPARAMS`), so CIP, its
-ablations and plain SAC (all three at 0) can train as one vmapped program.
+ablations and plain SAC (`parts_on` = 0, or the three parts at 0) can train as one vmapped
+program.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from algos import networks, offpolicy, optim, sac
 from algos.cip import augment, discovery
 from envs.core import Environment, EnvSpec
 
-CIP_HPARAMS = ("inverse_lr", "augment_fraction", "entropy_weighting", "empowerment_scale")
+CIP_HPARAMS = ("inverse_lr", "augment_fraction", "entropy_weighting", "empowerment_scale", "parts_on")
 HPARAMS = sac.HPARAMS + CIP_HPARAMS
 BEHAVIOURS = ("paper", "released")
 DISCOVERY = ("lingam", "reward_last")
@@ -70,6 +71,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.entropy_weighting = 1.0
     c.empowerment_scale = 0.01  # lambda = this x alpha
     c.inverse_lr = 3e-4
+    c.parts_on = 1.0  # scales the three above: a grid over [0, 1] trains plain SAC beside CIP in one program
     # structure of the parts
     c.empowerment_warmup = 2_000  # updates
     c.inverse_hidden_sizes = (256, 256)
@@ -156,6 +158,11 @@ def counterfactual_sequences(seq, mask: jax.Array, key: jax.Array, fraction: jax
     return seq.replace(obs=jnp.where(synthetic, obs, seq.obs), next_obs=jnp.where(synthetic, next_obs, seq.next_obs))
 
 
+def _action_weights(state: CIPState) -> jax.Array:
+    """w_a blended with ones by `entropy_weighting` (and `parts_on`): [A]."""
+    return 1.0 + state.hp["parts_on"] * state.hp["entropy_weighting"] * (state.weights.action - 1.0)
+
+
 def inverse_log_prob(state: CIPState, params, obs: jax.Array, next_obs: jax.Array, unit_action: jax.Array):
     """Per-dimension log q(a | s, s') [B, A] of actions in [-1, 1]."""
     mean, log_std = state.inverse.apply(params, jnp.concatenate([obs, next_obs], axis=-1))
@@ -176,9 +183,9 @@ def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
     hp = state.hp
     k_swap = jax.random.fold_in(key, 1)
     real = seq
-    seq = counterfactual_sequences(seq, state.mask, k_swap, hp["augment_fraction"])
-    w_a = 1.0 + hp["entropy_weighting"] * (state.weights.action - 1.0)
-    coef = jnp.where(state.sac.updates >= state.empowerment_warmup, hp["empowerment_scale"], 0.0)
+    seq = counterfactual_sequences(seq, state.mask, k_swap, hp["parts_on"] * hp["augment_fraction"])
+    w_a = _action_weights(state)
+    coef = jnp.where(state.sac.updates >= state.empowerment_warmup, hp["parts_on"] * hp["empowerment_scale"], 0.0)
 
     def empowerment(actor_params, s: sac.SACState, batch: offpolicy.NStepBatch):
         unit = sac._unit_action(s, batch.action)
@@ -228,7 +235,7 @@ def dormant_fraction(grads, threshold: float) -> jax.Array:
 def reset(state: CIPState, batch: offpolicy.NStepBatch, key: jax.Array, spec: EnvSpec, config) -> CIPState:
     """ACE's reset: every network moves towards a fresh one by 1 - eta; Adam states restart."""
     k_grad, k_fresh, k_inv = jax.random.split(key, 3)
-    w_a = 1.0 + state.hp["entropy_weighting"] * (state.weights.action - 1.0)
+    w_a = _action_weights(state)
     grads = jax.grad(sac.actor_loss, has_aux=True)(state.sac.actor_params, state.sac, batch.obs, k_grad, w_a)[0]
     eta = jnp.clip(1.0 - dormant_fraction(grads, config.dormant_threshold), 0.2, 0.9)
     fresh = sac.init(k_fresh, spec, config, state.sac.hp)
