@@ -5,10 +5,9 @@ Each agent names its numeric hyperparameters (learning rates, discount, noise,
 arrays that live in the agent state; `train(key, hparams)` accepts a partial
 dict of overrides, so
 
-    jax.vmap(train, axis_name=envs.MEMBER_AXIS)(keys, {"actor_lr": jnp.array([1e-4, 3e-4, 1e-3])})
+    jax.vmap(train)(keys, {"actor_lr": jnp.array([1e-4, 3e-4, 1e-3])})
 
-trains three learning rates in one compiled program (the axis name keeps the
-environments' automatic reset cheap: see `envs.wrappers.AutoReset`). Structural settings (widths,
+trains three learning rates in one compiled program. Structural settings (widths,
 batch sizes, buffer sizes) stay in the config and change the program.
 """
 

@@ -5,13 +5,12 @@
     state = env.step(state, action)
 """
 
-from envs.core import MEMBER_AXIS, Environment, EnvSpec, State, check_action
+from envs.core import Environment, EnvSpec, State, check_action
 from envs.registry import BRAX_TASKS, WRAPPER_DEFAULTS, list_tasks, make
 from envs.rollout import Transition, env_step, random_policy, rollout, rollout_from, zeros_policy
 
 __all__ = [
     "BRAX_TASKS",
-    "MEMBER_AXIS",
     "WRAPPER_DEFAULTS",
     "Environment",
     "EnvSpec",

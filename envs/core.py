@@ -16,11 +16,6 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-# The vmap axis over members (seeds x hyperparameters) of one training program. Vmap
-# training over it by this name, `jax.vmap(train, axis_name=MEMBER_AXIS)`, and the
-# batched automatic reset stays a real branch (see `envs.wrappers.AutoReset`).
-MEMBER_AXIS = "members"
-
 
 @struct.dataclass
 class State:

@@ -20,7 +20,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from algos import loop
-from envs.core import MEMBER_AXIS
 from experiments.checkpoints import CheckpointStore
 
 # Metrics that are NaN by design (no episode finished in that iteration); any other
@@ -71,7 +70,7 @@ def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
     """
     if num_members > 1:
         def batched(*args):
-            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared, axis_name=MEMBER_AXIS)(*args)
+            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared)(*args)
 
         return batched
 
@@ -123,10 +122,13 @@ def run_chunks(
         carry, first_chunk, history = restored.carry, restored.iteration // chunk_iterations, restored.history
     else:
         carry, first_chunk, history = init(keys, hparams), 0, {}
+    # Wait for the initial carry before compiling the chunk: on XLA:CPU, running the
+    # init program (an off-policy prefill) while the chunk compiled deadlocked (0% CPU,
+    # for good) in CIP's and DDPG's launcher runs; each alone finishes.
+    jax.block_until_ready(carry)
     chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members, shared=1)
     if first_chunk < num_chunks:  # a finished run restores without compiling its step
         chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry, jnp.int32(0)).compile()
-    jax.block_until_ready(carry)
     compile_s = time.perf_counter() - t0
 
     steps_per_chunk = chunk_iterations * learner.env_steps_per_iteration * num_members

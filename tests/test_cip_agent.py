@@ -161,7 +161,7 @@ def pointreach():
 def test_cip_learns_pointreach_and_runs_discovery_and_resets_on_schedule(pointreach):
     env, eval_env = pointreach
     c = _tiny()
-    train = jax.jit(jax.vmap(cip.make_train(c, env), axis_name=envs.MEMBER_AXIS))
+    train = jax.jit(jax.vmap(cip.make_train(c, env)))
     carries, metrics = train(jax.random.split(jax.random.PRNGKey(0), 2))
     policy = lambda agent: lambda obs, k: cip.act(agent, obs, k, deterministic=True)  # noqa: E731
     returns = [float(evaluation.evaluate(eval_env, policy(jax.tree.map(lambda x: x[i], carries.agent)),

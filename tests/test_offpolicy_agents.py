@@ -43,7 +43,7 @@ def test_learns_pointreach_and_vmap_matches_separate_runs(algo, pointreach):
     train = algo.make_train(config, env)
     keys = jax.random.split(jax.random.PRNGKey(0), 2)
     lrs = jnp.array([config.critic_lr, 3 * config.critic_lr])
-    carries, metrics = jax.jit(jax.vmap(train, axis_name=envs.MEMBER_AXIS))(keys, {"critic_lr": lrs})
+    carries, metrics = jax.jit(jax.vmap(train))(keys, {"critic_lr": lrs})
 
     def eval_one(agent, k):
         policy = lambda obs, kk: algo.act(agent, obs, kk, deterministic=True)  # noqa: E731

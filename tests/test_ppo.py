@@ -62,7 +62,7 @@ def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
     config = pointreach_config
     train = ppo.make_train(config, env)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
-    carries, metrics = jax.jit(jax.vmap(train, axis_name=envs.MEMBER_AXIS))(keys)
+    carries, metrics = jax.jit(jax.vmap(train))(keys)
 
     eval_keys = jax.random.split(jax.random.PRNGKey(1), 3)
 

@@ -79,10 +79,10 @@ def run_peer(peer_python: str, args: list[str]) -> dict:
 def seeds_scaling(algo, config, env, seeds: list[int], iterations: int) -> list[dict]:
     """Wall time of one chunk of `iterations` with S vmapped seeds, for each S in `seeds`."""
     learner = algo.make_learner(config, env)
-    chunk = jax.vmap(loop.make_chunk(learner, iterations), in_axes=(0, None), axis_name=envs.MEMBER_AXIS)
+    chunk = jax.vmap(loop.make_chunk(learner, iterations), in_axes=(0, None))
     rows = []
     for s in seeds:
-        carry = jax.jit(jax.vmap(learner.init, axis_name=envs.MEMBER_AXIS))(jax.random.split(jax.random.PRNGKey(0), s), None)
+        carry = jax.jit(jax.vmap(learner.init))(jax.random.split(jax.random.PRNGKey(0), s), None)
         compiled = jax.jit(chunk).lower(carry, 0).compile()
         jax.block_until_ready(compiled(carry, 0))  # warm
         t0 = time.perf_counter()
