@@ -3,7 +3,9 @@
 Importing this package sets `--xla_cpu_enable_concurrency_optimized_scheduler=false`
 in XLA_FLAGS (unless XLA_FLAGS already names that flag). With XLA:CPU's default
 scheduler, some of our vmapped programs deadlock: every thread parks and
-`block_until_ready` waits forever at 0% CPU. Seen here with jax 0.10.2: the
+`block_until_ready` waits forever at 0% CPU (a native backtrace on 2026-11-26 shows
+every XLA/Eigen worker waiting for work and the caller waiting on the result: a
+lost wake-up). Seen here with jax 0.10.2: the
 initialisation of SAC with its random prefill, 3 vmapped seeds on PendulumSwingup,
 hung in 8 runs of 10; with this flag it finished in 7 of 7. Turning off
 multithreaded Eigen (the fix PyAutoFit issue 1528 reports for a similar wedge) did
@@ -12,7 +14,11 @@ concerns only the CPU backend. It is not a complete cure: the initialisation of 
 DDPG config (`experiments/configs/ddpg.py`: 3 seeds, CartpoleBalance, 4,000 prefill
 steps) still hung in every try on 2026-11-24, also with async dispatch off in 1 of 3,
 with single-threaded Eigen, and once with a single seed while other jobs loaded the
-CPU; an unbatched single seed on an idle machine finished (2 of 2). Open. Library users who call the agents from their own
+CPU; an unbatched single seed on an idle machine finished (2 of 2). On 2026-11-26 the
+initialisation of CIP on CheetahRun (8 envs, 2,000-10,000 prefill steps) deadlocked
+with 2, 3 and 6 vmapped members in every launcher run and in standalone runs with 3
+and 6 (it finished once with 2), with this flag, with the default scheduler, and
+with single-threaded Eigen alike. Open. Library users who call the agents from their own
 code on a CPU may want the same setting.
 """
 

@@ -5,11 +5,13 @@ Collects a window of transitions with uniformly random actions, runs
 the reward row |B[r, .]| per state and action dimension, with the dimensions that truly
 enter the task's reward marked. The known parents:
 
-  - PointReach: reward = -|position - goal|; observation [position (2), goal (2)]:
-    all four state dimensions, no action;
+  - LinearSCM (synthetic, what DirectLiNGAM assumes): 8 state and 2 action dimensions with
+    Laplace noise, s2 <- s0, s5 <- s3 + a1; r = 0.8 s0 - 0.6 s3 + 0.5 a0 + noise;
   - CartpoleBalance (DM Control): reward = upright(cos) x centered(cart position) x
     small_control(action) x small_velocity(angular velocity); observation [cart
-    position, cos, sin, cart velocity, angular velocity]: dimensions 0, 1, 4 and the action.
+    position, cos, sin, cart velocity, angular velocity]: dimensions 0, 1, 4 and the
+    action. Only `upright` is linear in its input; the others are even functions, which
+    a linear method cannot see.
 
     python -m experiments.cip_structure --out experiments/results/cip/structure.png
 """
@@ -29,12 +31,25 @@ from algos.cip import discovery
 from envs.rollout import random_policy, rollout
 
 KNOWN = {
-    "PointReach": {"state": [0, 1, 2, 3], "action": []},
+    "LinearSCM": {"state": [0, 3], "action": [0]},
     "CartpoleBalance": {"state": [0, 1, 4], "action": [0]},
 }
 
 
+def linear_scm(n: int, seed: int = 0):
+    k = jax.random.split(jax.random.PRNGKey(seed), 3)
+    noise = np.asarray(jax.random.laplace(k[0], (n, 8)))
+    actions = np.asarray(jax.random.uniform(k[1], (n, 2), minval=-1, maxval=1))
+    s = noise.copy()
+    s[:, 2] += 0.9 * s[:, 0]
+    s[:, 5] += 0.7 * s[:, 3] + 0.8 * actions[:, 1]
+    r = 0.8 * s[:, 0] - 0.6 * s[:, 3] + 0.5 * actions[:, 0] + 0.3 * np.asarray(jax.random.laplace(k[2], (n,)))
+    return s, actions, r
+
+
 def window(task: str, n: int, num_envs: int = 16, seed: int = 0):
+    if task == "LinearSCM":
+        return linear_scm(n, seed)
     env, spec = envs.make(task, num_envs=num_envs)
     traj = jax.jit(lambda k: rollout(env, random_policy(spec), k, n // num_envs))(jax.random.PRNGKey(seed))
     flat = lambda x: np.asarray(x).reshape(-1, *x.shape[2:])  # noqa: E731
@@ -43,7 +58,7 @@ def window(task: str, n: int, num_envs: int = 16, seed: int = 0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default="PointReach,CartpoleBalance")
+    parser.add_argument("--tasks", default="LinearSCM,CartpoleBalance")
     parser.add_argument("--window", type=int, default=10_000)
     parser.add_argument("--out", default="experiments/results/cip/structure.png")
     args = parser.parse_args()
