@@ -18,7 +18,7 @@ CPU; an unbatched single seed on an idle machine finished (2 of 2). On 2026-11-2
 initialisation of CIP on CheetahRun (8 envs, 2,000-10,000 prefill steps) deadlocked
 with 2, 3 and 6 vmapped members in every launcher run and in standalone runs with 3
 and 6 (it finished once with 2), with this flag, with the default scheduler, and
-with single-threaded Eigen alike. Open. Library users who call the agents from their own
+with single-threaded Eigen, and with async dispatch off (6 members) alike. Open. Library users who call the agents from their own
 code on a CPU may want the same setting.
 """
 
