@@ -109,7 +109,7 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     )
 
 
-def _unit_action(state: SACState, action: jax.Array) -> jax.Array:
+def unit_action(state: SACState, action: jax.Array) -> jax.Array:
     """Environment action -> the actor's [-1, 1] range."""
     return 2.0 * (action - state.action_low) / (state.action_high - state.action_low) - 1.0
 
@@ -135,7 +135,7 @@ def critic_loss(critic_params, state: SACState, batch: offpolicy.NStepBatch, key
     alpha = jnp.exp(state.log_alpha)
     next_v = next_q - alpha * _weighted(next_log_prob, log_prob_weights)
     target = jax.lax.stop_gradient(state.hp["reward_scale"] * batch.reward + batch.discount * next_v)
-    q = state.critic.apply(critic_params, batch.obs, _unit_action(state, batch.action))
+    q = state.critic.apply(critic_params, batch.obs, unit_action(state, batch.action))
     loss = 0.5 * jnp.mean(jnp.sum((q - target) ** 2, axis=0))
     return loss, {"critic_loss": loss, "q": q.mean()}
 

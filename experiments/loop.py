@@ -122,13 +122,10 @@ def run_chunks(
         carry, first_chunk, history = restored.carry, restored.iteration // chunk_iterations, restored.history
     else:
         carry, first_chunk, history = init(keys, hparams), 0, {}
-    # Wait for the initial carry before compiling the chunk: on XLA:CPU, running the
-    # init program (an off-policy prefill) while the chunk compiled deadlocked (0% CPU,
-    # for good) in CIP's and DDPG's launcher runs; each alone finishes.
-    jax.block_until_ready(carry)
     chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members, shared=1)
     if first_chunk < num_chunks:  # a finished run restores without compiling its step
         chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry, jnp.int32(0)).compile()
+    jax.block_until_ready(carry)
     compile_s = time.perf_counter() - t0
 
     steps_per_chunk = chunk_iterations * learner.env_steps_per_iteration * num_members

@@ -188,7 +188,7 @@ def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
     coef = jnp.where(state.sac.updates >= state.empowerment_warmup, hp["parts_on"] * hp["empowerment_scale"], 0.0)
 
     def empowerment(actor_params, s: sac.SACState, batch: offpolicy.NStepBatch):
-        unit = sac._unit_action(s, batch.action)
+        unit = sac.unit_action(s, batch.action)
         mean, log_std = s.actor.apply(actor_params, batch.obs)
         log_pi = networks.tanh_gaussian_log_prob(mean, log_std, unit)
         log_q = jax.lax.stop_gradient(inverse_log_prob(state, state.inverse_params, batch.obs, batch.next_obs, unit))
@@ -197,7 +197,7 @@ def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
 
     sac_state, info = sac.update(state.sac, seq, key, w_a, empowerment)
     first = jax.tree.map(lambda x: x[:, 0], real)
-    unit = sac._unit_action(state.sac, first.action)
+    unit = sac.unit_action(state.sac, first.action)
     loss, grads = jax.value_and_grad(inverse_loss)(state.inverse_params, state, first.obs, first.next_obs, unit)
     inverse_params, inverse_opt = optim.gradient_step(state.sac.tx, state.inverse_params, state.inverse_opt, grads,
                                                       hp["inverse_lr"])
