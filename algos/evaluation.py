@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import jax
 import jax.numpy as jnp
 
 from envs.core import Environment
 from envs.rollout import PolicyFn, rollout_from
 from envs.wrappers import VmapWrapper
+
+# A policy with memory (a world model's filtered state, a stack of observations):
+# init(batch) -> carry, step(carry, obs [B, ...], key) -> (carry, action [B, A]).
+Controller = tuple[Callable[[int], Any], Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array]]]
+
+
+def _first_episode_returns(reward: jax.Array, done: jax.Array) -> jax.Array:
+    """Sum of rewards [T, E] up to and including each column's first `done`."""
+    alive = jnp.cumprod(1.0 - done, axis=0)
+    alive_before = jnp.concatenate([jnp.ones_like(alive[:1]), alive[:-1]], axis=0)
+    return (reward * alive_before).sum(axis=0)
+
+
+def _vmapped(env: Environment, num_episodes: int) -> VmapWrapper:
+    if env.spec.num_envs is not None:
+        raise ValueError("evaluate vmaps the environment itself: pass an unbatched env.")
+    return VmapWrapper(env, num_episodes)
 
 
 def evaluate(env: Environment, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> jax.Array:
@@ -16,11 +35,25 @@ def evaluate(env: Environment, policy_fn: PolicyFn, key: jax.Array, num_episodes
     `env` is unbatched; each episode runs for the spec's `max_episode_steps` and only
     rewards up to and including its first `done` count, so auto-reset is harmless.
     """
-    if env.spec.num_envs is not None:
-        raise ValueError("evaluate vmaps the environment itself: pass an unbatched env.")
-    venv = VmapWrapper(env, num_episodes)
+    venv = _vmapped(env, num_episodes)
     k_reset, k_run = jax.random.split(key)
     _, traj = rollout_from(venv, policy_fn, venv.reset(k_reset), k_run, env.spec.max_episode_steps)
-    alive = jnp.cumprod(1.0 - traj.done, axis=0)
-    alive_before = jnp.concatenate([jnp.ones_like(alive[:1]), alive[:-1]], axis=0)
-    return (traj.reward * alive_before).sum(axis=0)
+    return _first_episode_returns(traj.reward, traj.done)
+
+
+def evaluate_controller(env: Environment, controller: Controller, key: jax.Array, num_episodes: int) -> jax.Array:
+    """`evaluate` for a policy with memory: returns of `num_episodes` episodes, shape [num_episodes]."""
+    venv = _vmapped(env, num_episodes)
+    init_carry, step = controller
+    k_reset, k_run = jax.random.split(key)
+
+    def body(carry, k):
+        env_state, memory = carry
+        memory, action = step(memory, env_state.obs, k)
+        env_state = venv.step(env_state, action)
+        return (env_state, memory), (env_state.reward, env_state.done)
+
+    steps = env.spec.max_episode_steps
+    _, (reward, done) = jax.lax.scan(body, (venv.reset(k_reset), init_carry(num_episodes)),
+                                     jax.random.split(k_run, steps))
+    return _first_episode_returns(reward, done)

@@ -1,0 +1,9 @@
+"""AIME (Zhang et al., NeurIPS 2023): zero-shot imitation from observation by
+maximising the evidence of demonstrations under a world model of one's own body.
+
+Phase 1 (the world model) lives in `worldmodels`; `imitation` is phase 2 (the policy
+as the inference model of the demonstration's actions) and the policy's controller in
+the environment; `bco` holds the baselines (BCO(0) and BC with the true actions).
+"""
+
+from algos.aime import bco, imitation  # noqa: F401

@@ -1,0 +1,170 @@
+"""AIME's phase 2: infer the actions behind observation-only demonstrations by
+maximising their evidence under a frozen world model (Zhang et al., NeurIPS 2023).
+
+The demonstration's actions are latent. The policy pi(a | s) over the world model's
+state features is their amortised inference model: while the model filters a
+demonstration, each a_{t-1} is sampled from pi(. | s_{t-1}) (reparameterised) and drives
+the model's step into o_t. Only the policy's parameters move; the loss is the negative
+ELBO of the demonstration's observations,
+
+    - sum_t E[log p(o_t | s_t)] + KL(q(z_t | h_t, o_t) || p(z_t | h_t))
+      + action_kl_scale * sum_t KL(pi(a_{t-1} | s_{t-1}) || U[-1, 1]^A),
+
+summed over time and averaged over the batch. The last term is the paper's action
+prior (aime.md: the KL of the policy against an action prior, an entropy-like term for
+a uniform prior), estimated from the reparameterised sample as log pi(a) + A log 2. The
+released code has no such term without its optional inverse model: `behaviour="released"`
+sets its scale to 0. The reference's `nll_reweight=dim_wise` multiplies each term by the
+decoder's standard deviation, which is 1 for its deterministic state decoder, so it is
+the identity here.
+
+In the environment the policy acts on the model's filtered state: each step the model
+observes o_t (with a_{t-1}) and the policy's mode gives a_t (`controller`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from algos import networks
+from worldmodels import sequence, training as wm_training
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The reference's `aime.yaml` (phase 2), with the world model frozen."""
+    c = ml_collections.ConfigDict()
+    c.behaviour = "paper"        # "paper" | "released" (no action-prior KL)
+    c.action_kl_scale = 1.0      # forced to 0 by behaviour="released"
+    c.lr = 3e-4
+    c.grad_clip = 100.0
+    c.batch_size = 50
+    c.seq_len = 50
+    c.num_updates = 50_000       # 500 epochs x 100 batches
+    c.num_demos = 100
+    c.hidden_sizes = (128, 128)
+    c.activation = "elu"
+    c.free_nats = 0.0            # the README's `world_model.free_nats=0.0`
+    c.kl_balance = None          # and `world_model.kl_rebalance=null`
+    c.kl_scale = 1.0
+    return c
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    if config.behaviour not in ("paper", "released"):
+        raise ValueError(f"behaviour must be 'paper' or 'released', got {config.behaviour!r}")
+
+
+def action_kl_scale(config: ml_collections.ConfigDict) -> float:
+    return 0.0 if config.behaviour == "released" else float(config.action_kl_scale)
+
+
+class PolicyState(NamedTuple):
+    params: Any
+    opt_state: Any
+    step: jax.Array
+
+
+def policy_net(config: ml_collections.ConfigDict, action_dim: int) -> networks.TanhGaussianPolicy:
+    return networks.TanhGaussianPolicy(action_dim, tuple(config.hidden_sizes), config.activation)
+
+
+def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.lr))
+
+
+def init(config: ml_collections.ConfigDict, model, key: jax.Array) -> PolicyState:
+    params = policy_net(config, model.action_dim).init(key, jnp.zeros((1, model.feature_dim)))
+    return PolicyState(params, optimizer(config).init(params), jnp.zeros((), jnp.int32))
+
+
+def make_actor(config, model, policy_params, low: float, high: float):
+    """(features [B, F], key) -> (action in the env box [B, A], log pi(a) [B]) for `observe_with_actor`."""
+    net = policy_net(config, model.action_dim)
+
+    def actor(features, key):
+        mean, log_std = net.apply(policy_params, features)
+        unit, log_prob = networks.tanh_gaussian_sample(mean, log_std, key)
+        return networks.to_action_box(unit, low, high), log_prob.sum(-1)
+
+    return actor
+
+
+def loss(config, model, wm_params, policy_params, obs: jax.Array, mask: jax.Array, key: jax.Array,
+         low: float = -1.0, high: float = 1.0):
+    """The negative ELBO of demonstration windows `obs` [T, B, ...] (mask [T, B]) and its terms."""
+    actor = make_actor(config, model, policy_params, low, high)
+    filtered, actions, log_prob = sequence.observe_with_actor(model, wm_params, obs, actor, key)
+    value, metrics = sequence.elbo(model, wm_params, obs, filtered, mask, config.free_nats, config.kl_balance,
+                                   config.kl_scale)
+    action_kl = ((log_prob + model.action_dim * jnp.log(2.0)) * mask).sum() / obs.shape[1]
+    metrics["action_kl"] = action_kl
+    metrics["policy_loss"] = value + action_kl_scale(config) * action_kl
+    return metrics["policy_loss"], (metrics, actions)
+
+
+def update(config, model, wm_params, state: PolicyState, obs, mask, key, low=-1.0, high=1.0):
+    grads, (metrics, _) = jax.grad(
+        lambda p: loss(config, model, wm_params, p, obs, mask, key, low, high), has_aux=True)(state.params)
+    updates, opt_state = optimizer(config).update(grads, state.opt_state, state.params)
+    metrics["grad_norm"] = optax.global_norm(grads)
+    return PolicyState(optax.apply_updates(state.params, updates), opt_state, state.step + 1), metrics
+
+
+def make_chunk(config, model, wm_params, demos: wm_training.Sequences, num_updates: int,
+               low: float = -1.0, high: float = 1.0):
+    """`chunk(state, key) -> (state, metrics [num_updates])` on windows of the demonstrations (not jitted).
+
+    `demos` holds observations only (`worldmodels.training.observations_only`); the
+    world model's parameters stay fixed.
+    """
+    check_config(config)
+
+    def body(state, key):
+        k_batch, k_loss = jax.random.split(key)
+        obs, _, mask = wm_training.sample_windows(demos, k_batch, config.batch_size, config.seq_len)
+        return update(config, model, wm_params, state, obs, mask, k_loss, low, high)
+
+    def chunk(state, key):
+        return jax.lax.scan(body, state, jax.random.split(jax.random.fold_in(key, state.step), num_updates))
+
+    return chunk
+
+
+def make_train(config, model, wm_params, demos: wm_training.Sequences, low=-1.0, high=1.0):
+    """`train(key) -> (PolicyState, metrics [num_updates])`, for `jit` and `vmap` over keys
+    (and over `wm_params` with a leading seed axis, by vmapping a closure)."""
+    chunk = make_chunk(config, model, wm_params, demos, config.num_updates, low, high)
+
+    def train(key):
+        k_init, k_run = jax.random.split(key)
+        return chunk(init(config, model, k_init), k_run)
+
+    return train
+
+
+def controller(config, model, wm_params, policy_params, low: float, high: float, sample_state: bool = True):
+    """The policy in the environment: `(init(batch) -> carry, step(carry, obs, key) -> (carry, action))`.
+
+    The carry is the model's filtered state and the previous action (zero at the
+    start); each step observes o_t, then acts with the policy's mode, as the
+    reference's `PolicyActor` does.
+    """
+    net = policy_net(config, model.action_dim)
+
+    def init_carry(batch: int):
+        return model.initial_state((batch,)), jnp.zeros((batch, model.action_dim))
+
+    def step(carry, obs, key):
+        state, prev_action = carry
+        state, _, _ = model.observe_step(wm_params, state, prev_action, model.embed(wm_params, obs), key,
+                                         sample=sample_state)
+        mean, _ = net.apply(policy_params, model.features(state))
+        action = networks.to_action_box(jnp.tanh(mean), low, high)
+        return (state, action), action
+
+    return init_carry, step

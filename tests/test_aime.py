@@ -1,0 +1,142 @@
+"""AIME's phase 2 and its baselines on PointReach, whose dynamics are known exactly:
+pos' = pos + 0.1 a, and the observation is [pos, goal - pos]."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from algos import evaluation
+from algos.aime import bco, imitation
+from envs import datasets
+from envs.rollout import random_policy
+from envs.toy import PointReach
+from worldmodels import training as wm_training
+from worldmodels.gaussian import Normal
+from worldmodels.rssm import RSSMState
+
+
+class ExactPointModel:
+    """A world model of PointReach that is exact by construction, with the RSSM interface:
+    the latent is the observation, the prior is the true dynamics, the posterior reads o_t."""
+
+    action_dim, feature_dim = 2, 4
+
+    def init(self, key):
+        return {}
+
+    def initial_state(self, batch_shape):
+        return RSSMState(jnp.zeros((*batch_shape, 0)), jnp.zeros((*batch_shape, 4)))
+
+    def embed(self, params, obs):
+        return obs
+
+    def _prior(self, z, a):
+        return Normal(z + 0.1 * jnp.concatenate([a, -a], -1), jnp.full(z.shape, 0.05))
+
+    def observe_step(self, params, state, prev_action, emb, key, sample=True):
+        prior, posterior = self._prior(state.stoch, prev_action), Normal(emb, jnp.full(emb.shape, 0.01))
+        return RSSMState(state.deter, posterior.sample(key) if sample else posterior.mean), posterior, prior
+
+    def imagine_step(self, params, state, action, key, sample=True):
+        prior = self._prior(state.stoch, action)
+        return RSSMState(state.deter, prior.sample(key) if sample else prior.mean), prior
+
+    def features(self, state):
+        return state.stoch
+
+    def decode(self, params, features):
+        return Normal(features, jnp.ones_like(features))
+
+
+def expert(obs, key):
+    return jnp.clip(5.0 * obs[..., 2:], -1.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def point():
+    env = PointReach()
+    demos = datasets.record(env, expert, jax.random.PRNGKey(0), 32, "demonstrations")
+    embodiment = datasets.record(env, random_policy(env.spec), jax.random.PRNGKey(1), 64, "embodiment")
+    return env, demos, embodiment
+
+
+def early_action_error(predicted, demos, steps=10):
+    """MSE against the true actions over each demonstration's first steps, where the expert moves."""
+    true = np.asarray(demos.actions[:, :steps])
+    return float(((np.asarray(predicted)[:, :steps] - true) ** 2).mean()), float((true**2).mean())
+
+
+@pytest.mark.parametrize("behaviour", ["paper", "released"])
+def test_phase2_recovers_the_true_actions_under_an_exact_world_model(point, behaviour):
+    _, demos, _ = point
+    model = ExactPointModel()
+    c = imitation.default_config()
+    c.behaviour, c.batch_size, c.seq_len, c.hidden_sizes, c.lr = behaviour, 16, 20, (64, 64), 1e-3
+    chunk = jax.jit(imitation.make_chunk(c, model, {}, wm_training.observations_only(demos, 2), 750))
+    state, metrics = chunk(imitation.init(c, model, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    assert float(metrics["policy_loss"][-100:].mean()) < float(metrics["policy_loss"][:100].mean())
+    # the policy's mode on the demonstration's states against the actions it never saw
+    mean, _ = imitation.policy_net(c, 2).apply(state.params, jnp.asarray(demos.obs[:, :-1]))
+    error, scale = early_action_error(jnp.tanh(mean), demos)
+    assert error < 0.1 * scale, (error, scale)
+
+
+def test_released_behaviour_drops_only_the_action_prior_term(point):
+    _, demos, _ = point
+    model = ExactPointModel()
+    c = imitation.default_config()
+    c.hidden_sizes = (16,)
+    params = imitation.init(c, model, jax.random.PRNGKey(0)).params
+    obs, _, mask = wm_training.sample_windows(wm_training.observations_only(demos, 2), jax.random.PRNGKey(1), 4, 10)
+    paper, (m_paper, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
+    c.behaviour = "released"
+    released, (m_released, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
+    assert float(paper - released) == pytest.approx(float(m_paper["action_kl"]), rel=1e-5)
+    assert float(m_paper["action_kl"]) > 0.0  # a tanh-Gaussian is not the uniform distribution
+    c.behaviour = "imitation"
+    with pytest.raises(ValueError, match="behaviour"):
+        imitation.make_chunk(c, model, {}, wm_training.observations_only(demos, 2), 1)
+
+
+def test_bco_policy_recovers_actions_when_its_inverse_model_is_exact(point):
+    _, demos, _ = point
+    c = bco.default_config()
+    c.policy_updates = 1500
+
+    def exact_idm(obs, _):  # the action that moved the point into the last observation
+        return jnp.clip((obs[:, -1, :2] - obs[:, -2, :2]) / 0.1, -1.0, 1.0)
+
+    params, losses = jax.jit(lambda k: bco.train_policy(
+        c, k, wm_training.observations_only(demos, 2), exact_idm, 2))(jax.random.PRNGKey(0))
+    assert float(losses[-100:].mean()) < 0.2 * float(losses[:100].mean())
+    # act along each demonstration with the stacked controller, reading the demonstration's observations
+    init_carry, step = bco.controller(c, params, 4, 2, -1.0, 1.0)
+    obs = jnp.swapaxes(jnp.asarray(demos.obs[:, :-1]), 0, 1)
+    _, actions = jax.lax.scan(lambda carry, o: step(carry, o, jax.random.PRNGKey(0)), init_carry(obs.shape[1]), obs)
+    error, scale = early_action_error(jnp.swapaxes(actions, 0, 1), demos)
+    assert error < 0.1 * scale, (error, scale)
+
+
+def test_bco_inverse_model_learns_the_dynamics_from_random_play(point):
+    _, _, embodiment = point
+    c = bco.default_config()
+    c.idm_updates = 1500
+    data = wm_training.from_dataset(embodiment)
+    params, losses = jax.jit(lambda k: bco.train_idm(c, k, data, -1.0, 1.0))(jax.random.PRNGKey(0))
+    obs, action, _ = bco.windows(data, jax.random.PRNGKey(7), 512, c.stack)
+    error = float(((bco.predict(c, params, bco.flat(obs), 2) - action) ** 2).mean())
+    assert error < 0.05 * float((action**2).mean()), error  # uniform actions: mean square 1/3
+
+
+def test_controller_evaluation_matches_the_memoryless_one(point):
+    env, _, _ = point
+
+    def step(carry, obs, key):
+        return carry, expert(obs, key)
+
+    key = jax.random.PRNGKey(3)
+    with_memory = evaluation.evaluate_controller(env, (lambda b: jnp.zeros((b,)), step), key, 8)
+    np.testing.assert_allclose(with_memory, evaluation.evaluate(env, expert, key, 8), rtol=1e-6)
