@@ -16,7 +16,8 @@ reference uses for its visual setup.
 `RSSM` bundles the flax module with pure functions over explicit parameters
 (`init`, `initial_state`, `embed`, `observe_step`, `imagine_step`, `features`,
 `decode`): the interface that `worldmodels.sequence` and AIME's phase 2 use, so any
-model with the same methods (the exact linear model in the tests) fits there too.
+model with the same methods (the exact linear model in the tests) fits there too. The decoder's fixed standard
+deviation is `decoder_std` (1 in the reference).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class RSSMNet(nn.Module):
     encoder_layers: int = 2
     decoder_hidden: int = 512
     decoder_layers: int = 2
+    decoder_std: float = 1.0
 
     def setup(self):
         if self.encoder == "mlp":
@@ -187,9 +189,9 @@ class RSSM:
         return jnp.concatenate([state.deter, state.stoch], axis=-1)
 
     def decode(self, params, features: jax.Array) -> Normal:
-        """p(o | s): a unit-variance Gaussian (the reference's deterministic `dmlp` decoder)."""
+        """p(o | s): a Gaussian of fixed std `decoder_std` (1 in the reference's `dmlp` decoder)."""
         mean = self.net.apply(params, features, method=RSSMNet.decode)
-        return Normal(mean, jnp.ones_like(mean))
+        return Normal(mean, jnp.full_like(mean, self.net.decoder_std))
 
 
 def model_config() -> ml_collections.ConfigDict:
@@ -204,6 +206,10 @@ def model_config() -> ml_collections.ConfigDict:
     c.encoder_layers = 2
     c.decoder_hidden = 512
     c.decoder_layers = 2
+    # The reference's is 1. It sets the scale below which the model ignores detail in
+    # the observations: with small-scale observations a smaller one (or rescaled
+    # observations) keeps the effect of an action visible to the model.
+    c.decoder_std = 1.0
     return c
 
 
