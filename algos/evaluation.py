@@ -41,8 +41,13 @@ def evaluate(env: Environment, policy_fn: PolicyFn, key: jax.Array, num_episodes
     return _first_episode_returns(traj.reward, traj.done)
 
 
-def evaluate_controller(env: Environment, controller: Controller, key: jax.Array, num_episodes: int) -> jax.Array:
-    """`evaluate` for a policy with memory: returns of `num_episodes` episodes, shape [num_episodes]."""
+def rollout_controller(env: Environment, controller: Controller, key: jax.Array, num_episodes: int):
+    """Run a policy with memory for one episode per vmapped env from a reset.
+
+    Returns (obs [T + 1, E, ...], actions [T, E, ...], rewards [T, E], done [T, E]) for
+    T = the spec's `max_episode_steps`; `obs[t + 1]` is the true successor of `obs[t]`
+    (the final observation where an episode ended, not the auto-reset one).
+    """
     venv = _vmapped(env, num_episodes)
     init_carry, step = controller
     k_reset, k_run = jax.random.split(key)
@@ -50,10 +55,16 @@ def evaluate_controller(env: Environment, controller: Controller, key: jax.Array
     def body(carry, k):
         env_state, memory = carry
         memory, action = step(memory, env_state.obs, k)
-        env_state = venv.step(env_state, action)
-        return (env_state, memory), (env_state.reward, env_state.done)
+        nxt = venv.step(env_state, action)
+        return (nxt, memory), (action, nxt.reward, nxt.done, nxt.info.get("final_obs", nxt.obs))
 
-    steps = env.spec.max_episode_steps
-    _, (reward, done) = jax.lax.scan(body, (venv.reset(k_reset), init_carry(num_episodes)),
-                                     jax.random.split(k_run, steps))
+    first = venv.reset(k_reset)
+    _, (actions, reward, done, next_obs) = jax.lax.scan(
+        body, (first, init_carry(num_episodes)), jax.random.split(k_run, env.spec.max_episode_steps))
+    return jnp.concatenate([first.obs[None], next_obs], axis=0), actions, reward, done
+
+
+def evaluate_controller(env: Environment, controller: Controller, key: jax.Array, num_episodes: int) -> jax.Array:
+    """`evaluate` for a policy with memory: returns of `num_episodes` episodes, shape [num_episodes]."""
+    _, _, reward, done = rollout_controller(env, controller, key, num_episodes)
     return _first_episode_returns(reward, done)

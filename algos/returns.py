@@ -61,3 +61,23 @@ def nstep_return(
     term_last = jnp.take_along_axis(terminated, last[..., None], axis=-1)[..., 0]
     discount = gamma ** (last + 1).astype(rewards.dtype) * (1.0 - term_last)
     return g, discount, last
+
+
+def lambda_returns(rewards: jax.Array, values: jax.Array, discounts: jax.Array, bootstrap: jax.Array,
+                   lam: float | jax.Array) -> jax.Array:
+    """TD(lambda) returns over an imagined trajectory (Dreamer), shape [T, ...].
+
+    G_t = r_t + d_t ((1 - lam) v_{t+1} + lam G_{t+1}), with v_T = G_T = `bootstrap`.
+    `rewards`, `values` (v_t), `discounts` (d_t, gamma times continuation) are [T, ...];
+    lam = 1 gives the discounted Monte Carlo return, lam = 0 the one-step return.
+    """
+    next_values = jnp.concatenate([values[1:], bootstrap[None]], axis=0)
+    inputs = rewards + discounts * next_values * (1.0 - lam)
+
+    def step(carry, x):
+        inp, d = x
+        g = inp + lam * d * carry
+        return g, g
+
+    _, returns = jax.lax.scan(step, bootstrap, (inputs, discounts), reverse=True)
+    return returns

@@ -188,6 +188,10 @@ class RSSM:
     def features(self, state: RSSMState) -> jax.Array:
         return jnp.concatenate([state.deter, state.stoch], axis=-1)
 
+    def state_from_features(self, features: jax.Array) -> RSSMState:
+        """The inverse of `features` (to restart imagination from filtered states)."""
+        return RSSMState(features[..., : self.net.deter], features[..., self.net.deter:])
+
     def decode(self, params, features: jax.Array) -> Normal:
         """p(o | s): a Gaussian of fixed std `decoder_std` (1 in the reference's `dmlp` decoder)."""
         mean = self.net.apply(params, features, method=RSSMNet.decode)

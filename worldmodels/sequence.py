@@ -30,13 +30,15 @@ class Filtered(NamedTuple):
     prior: Normal        # [T, B, Z]
 
 
-def observe(model: Model, params, obs: jax.Array, prev_actions: jax.Array, key: jax.Array) -> Filtered:
-    """Filter `obs` [T, B, ...] given `prev_actions` [T, B, A] from the zero state."""
+def observe(model: Model, params, obs: jax.Array, prev_actions: jax.Array, key: jax.Array,
+            sample: bool = True) -> Filtered:
+    """Filter `obs` [T, B, ...] given `prev_actions` [T, B, A] from the zero state
+    (`sample=False`: the posterior means instead of samples)."""
     emb = model.embed(params, obs)
 
     def step(state, inputs):
         action, e, k = inputs
-        state, posterior, prior = model.observe_step(params, state, action, e, k)
+        state, posterior, prior = model.observe_step(params, state, action, e, k, sample=sample)
         return state, Filtered(model.features(state), posterior, prior)
 
     keys = jax.random.split(key, obs.shape[0])

@@ -50,25 +50,29 @@ def observations_only(dataset, action_dim: int) -> Sequences:
     return Sequences(obs, jnp.zeros((*obs.shape[:2], action_dim), jnp.float32), jnp.asarray(dataset.lengths))
 
 
-def sample_windows(data: Sequences, key: jax.Array, batch_size: int, length: int):
+def sample_windows(data: Sequences, key: jax.Array, batch_size: int, length: int,
+                   num_episodes: jax.Array | int | None = None, extras: tuple[jax.Array, ...] = ()):
     """A batch of windows: (obs [L, B, ...], prev_actions [L, B, A], mask [L, B]).
 
     Windows start anywhere an episode still has `length` observations; in episodes
     shorter than that they start at 0 and `mask` marks the steps past the end.
+    `num_episodes` (traced or not) samples only the first episodes (a buffer being
+    filled); `extras`, arrays [E, T + 1, ...] aligned with `obs`, are cut into the same
+    windows and returned after the mask.
     """
     num_steps = data.obs.shape[1]
     if length > num_steps:
         raise ValueError(f"windows of {length} steps do not fit episodes of {num_steps} observations")
     k_ep, k_start = jax.random.split(key)
-    episode = jax.random.randint(k_ep, (batch_size,), 0, data.obs.shape[0])
+    filled = data.obs.shape[0] if num_episodes is None else num_episodes
+    episode = jax.random.randint(k_ep, (batch_size,), 0, filled)
     last_start = jnp.maximum(data.lengths[episode] + 1 - length, 0)
     start = jax.random.randint(k_start, (batch_size,), 0, last_start + 1)
     t = start[:, None] + jnp.arange(length)[None, :]                    # [B, L]
     mask = (t <= data.lengths[episode][:, None]).astype(jnp.float32)
     t = jnp.minimum(t, num_steps - 1)
-    obs = data.obs[episode[:, None], t]
-    actions = data.prev_actions[episode[:, None], t]
-    return jnp.swapaxes(obs, 0, 1), jnp.swapaxes(actions, 0, 1), mask.T
+    cut = [jnp.swapaxes(x[episode[:, None], t], 0, 1) for x in (data.obs, data.prev_actions, *extras)]
+    return (cut[0], cut[1], mask.T, *cut[2:])
 
 
 def default_config() -> ml_collections.ConfigDict:

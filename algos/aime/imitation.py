@@ -147,12 +147,13 @@ def make_train(config, model, wm_params, demos: wm_training.Sequences, low=-1.0,
     return train
 
 
-def controller(config, model, wm_params, policy_params, low: float, high: float, sample_state: bool = True):
+def controller(config, model, wm_params, policy_params, low: float, high: float, sample_state: bool = True,
+               explore: bool = False):
     """The policy in the environment: `(init(batch) -> carry, step(carry, obs, key) -> (carry, action))`.
 
     The carry is the model's filtered state and the previous action (zero at the
     start); each step observes o_t, then acts with the policy's mode, as the
-    reference's `PolicyActor` does.
+    reference's `PolicyActor` does (`explore=True`: a sample, as it collects data online).
     """
     net = policy_net(config, model.action_dim)
 
@@ -161,10 +162,12 @@ def controller(config, model, wm_params, policy_params, low: float, high: float,
 
     def step(carry, obs, key):
         state, prev_action = carry
-        state, _, _ = model.observe_step(wm_params, state, prev_action, model.embed(wm_params, obs), key,
+        k_state, k_act = jax.random.split(key)
+        state, _, _ = model.observe_step(wm_params, state, prev_action, model.embed(wm_params, obs), k_state,
                                          sample=sample_state)
-        mean, _ = net.apply(policy_params, model.features(state))
-        action = networks.to_action_box(jnp.tanh(mean), low, high)
+        mean, log_std = net.apply(policy_params, model.features(state))
+        unit = networks.tanh_gaussian_sample(mean, log_std, k_act)[0] if explore else jnp.tanh(mean)
+        action = networks.to_action_box(unit, low, high)
         return (state, action), action
 
     return init_carry, step

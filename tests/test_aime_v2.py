@@ -1,0 +1,190 @@
+"""AIME-v2: lambda-returns, the surrogate reward, the switches, and the regulariser."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from algos import aime_v2, returns
+from algos.aime import imitation
+from algos.aime_v2 import surrogate
+from envs import datasets
+from envs.rollout import random_policy
+from envs.toy import PointReach
+from worldmodels import rssm, sequence, training as wm_training
+from worldmodels.gaussian import Normal
+from worldmodels.rssm import RSSMState
+
+
+def expert(obs, key):
+    return jnp.clip(5.0 * obs[..., 2:], -1.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def point():
+    env = PointReach()
+    demos = datasets.record(env, expert, jax.random.PRNGKey(0), 48, "demonstrations")
+    embodiment = datasets.record(env, random_policy(env.spec), jax.random.PRNGKey(1), 32, "embodiment")
+    return env, demos, embodiment
+
+
+def small_config():
+    c = aime_v2.default_config()
+    m = c.world_model.model
+    m.deter = m.hidden = m.encoder_hidden = m.decoder_hidden = 32
+    m.stoch = 4
+    c.batch_size = c.imitation.batch_size = 8
+    c.seq_len = c.imitation.seq_len = 10
+    c.imitation.hidden_sizes = c.value_hidden_sizes = (32, 32)
+    c.updates_per_episode, c.num_iterations, c.num_envs, c.imagine_starts = 1, 4, 2, 16
+    return c
+
+
+def test_lambda_returns_against_a_python_reference():
+    rng = np.random.default_rng(0)
+    T, B = 7, 3
+    r, v, d, boot = rng.normal(size=(T, B)), rng.normal(size=(T, B)), rng.uniform(0.8, 1, (T, B)), rng.normal(size=B)
+    for lam in (0.0, 0.95, 1.0):
+        expected, g = np.zeros((T, B)), boot
+        for t in reversed(range(T)):
+            next_v = v[t + 1] if t + 1 < T else boot
+            g = r[t] + d[t] * ((1 - lam) * next_v + lam * g)
+            expected[t] = g
+        got = returns.lambda_returns(jnp.asarray(r), jnp.asarray(v), jnp.asarray(d), jnp.asarray(boot), lam)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_surrogate_reward_ranks_demonstrations_above_unrelated_motion(point):
+    env, demos, embodiment = point
+    c = wm_training.default_config()
+    m = c.model
+    m.deter = m.hidden = m.encoder_hidden = m.decoder_hidden = 32
+    m.stoch, m.decoder_std = 4, 0.1
+    c.batch_size, c.seq_len, c.num_updates, c.lr = 16, 20, 600, 3e-3
+    model = rssm.make_rssm(m, (4,), 0)
+    train_demos = surrogate.action_free(wm_training.observations_only(jax.tree.map(lambda x: x[:40], demos), 2))
+    state, _ = jax.jit(wm_training.make_train(model, c, train_demos))(jax.random.PRNGKey(0))
+    held_out = jnp.swapaxes(jnp.asarray(demos.obs[40:]), 0, 1)            # [T + 1, 8, 4]
+    unrelated = jnp.swapaxes(jnp.asarray(embodiment.obs[:8]), 0, 1)       # random play
+    r_demo = surrogate.reward(model, state.params, held_out)
+    r_other = surrogate.reward(model, state.params, unrelated)
+    assert r_demo.shape == (51, 8) and float(jnp.abs(r_demo[0]).max()) == 0.0
+    assert float(r_demo[1:].mean()) > float(r_other[1:].mean()) + 0.5, (float(r_demo.mean()), float(r_other.mean()))
+    # per episode, every demonstration beats every random episode
+    assert float(r_demo[1:].mean(0).min()) > float(r_other[1:].mean(0).max())
+
+
+_BUILT = {}
+
+
+def build(point, **switches):
+    """(config, model, agent, state after one iteration), built once per switch setting."""
+    name = tuple(sorted(switches.items()))
+    if name not in _BUILT:
+        _BUILT[name] = _build(point, **switches)
+    return _BUILT[name]
+
+
+def _build(point, **switches):
+    env, demos, embodiment = point
+    c = small_config()
+    for k, v in switches.items():
+        c[k] = v
+    model = rssm.make_rssm(c.world_model.model, (4,), 2)
+    likelihood = rssm.make_rssm(c.world_model.model, (4,), 0)
+    agent = aime_v2.make(c, env, model, likelihood, likelihood.init(jax.random.PRNGKey(1)),
+                         wm_training.from_dataset(embodiment), wm_training.observations_only(demos, 2))
+    state = agent.init(jax.random.PRNGKey(3), model.init(jax.random.PRNGKey(0)),
+                       imitation.init(c.imitation, model, jax.random.PRNGKey(2)).params)
+    state, _ = jax.jit(agent.iteration)(state, jax.random.PRNGKey(4))  # fills the buffer
+    return c, model, agent, state
+
+
+def test_both_additions_off_is_plain_online_fine_tuning(point):
+    c, model, agent, state = build(point, regulariser=False, surrogate_reward=False)
+    key = jax.random.PRNGKey(11)
+    new, _ = jax.jit(agent.update)(state, key)
+
+    # the plain update, written out: Adam on the ELBO of online windows, then AIME's loss on demonstrations
+    _, k_on, k_demo, k_model, k_pol, _ = jax.random.split(key, 6)
+    b = state.buffer
+    obs, prev, mask = wm_training.sample_windows(wm_training.Sequences(b.obs, b.prev_actions, b.lengths), k_on,
+                                                 c.batch_size, c.seq_len, num_episodes=b.count)
+    wm = c.world_model
+    grads = jax.grad(lambda p: wm_training.loss_fn(model, wm, p, (obs, prev, mask), k_model)[0])(
+        state.model_params["rssm"])
+    grads = {"rssm": grads, "reward": jax.tree.map(jnp.zeros_like, state.model_params["reward"])}
+    tx = optax.chain(optax.clip_by_global_norm(wm.grad_clip), optax.adam(wm.lr))
+    updates, _ = tx.update(grads, state.model_opt, state.model_params)
+    expected_model = optax.apply_updates(state.model_params, updates)
+    demo_obs, _, demo_mask = wm_training.sample_windows(wm_training.observations_only(point[1], 2), k_demo,
+                                                        c.imitation.batch_size, c.imitation.seq_len)
+    policy, _ = imitation.update(c.imitation, model, expected_model["rssm"], state.policy, demo_obs, demo_mask,
+                                 jax.random.split(k_pol)[0])
+    for want, got in ((expected_model, new.model_params), (policy.params, new.policy.params)):
+        for x, y in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    # the value network never moves
+    for x, y in zip(jax.tree.leaves(new.value_params), jax.tree.leaves(state.value_params)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_each_addition_changes_only_its_part(point):
+    key = jax.random.PRNGKey(11)
+    plain = jax.jit(build(point, regulariser=False, surrogate_reward=False)[2].update)
+    _, _, agent_reg, state = build(point, regulariser=True, surrogate_reward=False)
+    base, _ = plain(state, key)
+    with_reg, _ = jax.jit(agent_reg.update)(state, key)
+    # the regulariser changes the world model's batch, not the rule: the model moves differently
+    assert not np.allclose(jax.tree.leaves(base.model_params["rssm"])[0], jax.tree.leaves(with_reg.model_params["rssm"])[0])
+    _, _, agent_reward, state_r = build(point, regulariser=False, surrogate_reward=True)
+    with_reward, metrics = jax.jit(agent_reward.update)(state_r, key)
+    assert float(metrics["value_gradient_loss"]) != 0.0
+    for x, y in zip(jax.tree.leaves(with_reward.value_params), jax.tree.leaves(state_r.value_params)):
+        assert not np.array_equal(x, y)  # the value network learns only with the surrogate reward
+
+
+class ExactPointModel:
+    """PointReach's world model with one parameter, the action gain (1 is exact)."""
+
+    action_dim, feature_dim = 2, 4
+
+    def initial_state(self, batch_shape):
+        return RSSMState(jnp.zeros((*batch_shape, 0)), jnp.zeros((*batch_shape, 4)))
+
+    def embed(self, params, obs):
+        return obs
+
+    def observe_step(self, params, state, prev_action, emb, key, sample=True):
+        prior = Normal(state.stoch + params["gain"] * 0.1 * jnp.concatenate([prev_action, -prev_action], -1),
+                       jnp.full(emb.shape, 0.05))
+        posterior = Normal(emb, jnp.full(emb.shape, 0.01))
+        return RSSMState(state.deter, posterior.mean), posterior, prior
+
+    def features(self, state):
+        return state.stoch
+
+    def decode(self, params, features):
+        return Normal(features, jnp.ones_like(features))
+
+
+def test_the_regulariser_vanishes_on_data_the_model_fits_exactly(point):
+    """The regulariser is the world model's loss on embodiment windows: its gradient is
+    zero where the model is exact, and not elsewhere."""
+    _, _, embodiment = point
+    model = ExactPointModel()
+    data = wm_training.from_dataset(embodiment)
+    obs, prev, mask = wm_training.sample_windows(data, jax.random.PRNGKey(0), 32, 20)
+    mask = mask.at[0].set(0.0)  # the filter starts from the zero state: the first step has no history
+
+    def regulariser(gain):
+        filtered = sequence.observe(model, {"gain": gain}, obs, prev, jax.random.PRNGKey(1))
+        return sequence.elbo(model, {"gain": gain}, obs, filtered, mask)[0]
+
+    g_exact = float(jax.grad(regulariser)(1.0))
+    g_off = float(jax.grad(regulariser)(1.5))
+    assert abs(g_off) > 1.0
+    assert abs(g_exact) < 1e-4 * abs(g_off), (g_exact, g_off)
