@@ -13,8 +13,8 @@ import pytest
 import envs
 from envs import datasets
 from envs.rollout import random_policy
-from experiments import aime
-from experiments.configs import aime_cpu
+from experiments import aime, aime_v2
+from experiments.configs import aime_cpu, aime_v2_cpu
 
 
 def expert(obs, key):
@@ -46,11 +46,17 @@ def tiny_config(root, workdir, wm_updates=500):
     return c
 
 
-def test_pipeline_runs_every_phase_and_aime_imitates(point_data, tmp_path):
-    summary = aime.main_run(tiny_config(point_data, tmp_path / "run"), "all")
+@pytest.fixture(scope="module")
+def aime_run(point_data, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("aime_run") / "run"
+    return workdir, aime.main_run(tiny_config(point_data, workdir), "all")
+
+
+def test_pipeline_runs_every_phase_and_aime_imitates(aime_run):
+    workdir, summary = aime_run
     for name in ("results.json", "table.md", "results.png", "world_model.png", "config.json"):
-        assert (tmp_path / "run" / name).exists(), name
-    assert json.loads((tmp_path / "run" / "results.json").read_text()) == summary
+        assert (workdir / name).exists(), name
+    assert json.loads((workdir / "results.json").read_text()) == summary
     returns = {k: np.mean(v) for k, v in summary["return_per_seed"].items()}
     assert len(summary["return_per_seed"]["aime"]) == 3
     # zero-shot from observations alone, far above the random policy on every seed
@@ -85,3 +91,27 @@ def test_refuses_mismatched_or_short_data(point_data, tmp_path):
     c.embodiment = str(point_data / "demos.npz")
     with pytest.raises(datasets.DatasetError, match="expected 'embodiment'"):
         aime.Setup(c)
+
+
+def test_aime_v2_runs_its_variants_from_the_aime_run_and_resumes(aime_run, tmp_path):
+    workdir, summary = aime_run
+    c = aime_v2_cpu.get_config()
+    c.aime_run, c.workdir, c.variants = str(workdir), str(tmp_path / "v2"), "full,plain"
+    a = c.agent
+    a.num_iterations, a.num_envs, a.updates_per_episode, a.eval_every, a.eval_episodes = 2, 2, 3, 1, 4
+    a.batch_size = a.imitation.batch_size = 8
+    a.seq_len = a.imitation.seq_len = 10
+    a.imagine_starts, a.likelihood_updates = 16, 250
+    results = aime_v2.main_run(c)
+    for name in ("curves.png", "table.md", "full/eval.json", "plain/eval.json"):
+        assert (tmp_path / "v2" / name).exists(), name
+    full, plain = (np.asarray(r["eval_return"]) for r in results)
+    assert full.shape == plain.shape == (3, 3)  # seeds x (zero-shot + 2 iterations)
+    assert results[0]["env_steps"] == [0, 100, 200]
+    # before any interaction both variants are the same zero-shot AIME policy
+    np.testing.assert_array_equal(full[:, 0], plain[:, 0])
+    assert not np.array_equal(full[:, 1:], plain[:, 1:])
+    # a rerun finds every stage finished and gives back the same results
+    again = aime_v2.main_run(c)
+    for r1, r2 in zip(results, again):
+        assert r1 == r2
