@@ -59,8 +59,11 @@ class Setup:
             raise ValueError(f"{config.demos} holds {demos.num_episodes} demonstrations, "
                              f"the config asks for {config.imitation.num_demos}")
         self.task = dm["task"]
+        # Evaluation and collection run one episode per environment from a reset, so no
+        # auto-reset: under vmapped seeds a "full" one would run a whole reset (200 physics
+        # steps on CheetahRun) at every step.
         self.env, self.spec = envs.make(self.task, action_repeat=dm["action_repeat"],
-                                        episode_length=dm["episode_steps"] * dm["action_repeat"])
+                                        episode_length=dm["episode_steps"] * dm["action_repeat"], reset_mode="none")
         self.low, self.high = float(self.spec.action_low), float(self.spec.action_high)
         self.action_dim = int(np.prod(dm["action_shape"]))
         self.expert_return = float(np.mean(dm["returns"][: config.imitation.num_demos]))

@@ -99,7 +99,12 @@ def _build(point, **switches):
                          wm_training.from_dataset(embodiment), wm_training.observations_only(demos, 2))
     state = agent.init(jax.random.PRNGKey(3), model.init(jax.random.PRNGKey(0)),
                        imitation.init(c.imitation, model, jax.random.PRNGKey(2)).params)
-    state, _ = jax.jit(agent.iteration)(state, jax.random.PRNGKey(4))  # fills the buffer
+    # fill the online buffer with recorded episodes (collection is tested in the pipeline test)
+    n = c.num_envs * c.num_iterations
+    seq = wm_training.from_dataset(jax.tree.map(lambda x: x[:n], embodiment))
+    rewards = jax.random.normal(jax.random.PRNGKey(4), seq.obs.shape[:2])
+    state = state._replace(buffer=aime_v2.agent.Buffer(seq.obs, seq.prev_actions, rewards, seq.lengths,
+                                                       jnp.asarray(n, jnp.int32)))
     return c, model, agent, state
 
 
