@@ -72,3 +72,13 @@ class PointReach(Environment):
             done = (jnp.linalg.norm(pos) > self.terminate_radius).astype(jnp.float32)
         inner = PointReachState(pos=pos, goal=s.goal)
         return state.replace(inner=inner, obs=self._obs(inner), reward=reward.astype(jnp.float32), done=done, truncated=jnp.zeros((), jnp.float32), metrics={"distance": dist})
+
+
+def point_reach_expert(gain: float = 5.0):
+    """PointReach's near-optimal policy `(obs, key) -> clip(gain * (goal - pos), -1, 1)`, batched like obs."""
+
+    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+        half = obs.shape[-1] // 2
+        return jnp.clip(gain * obs[..., half:], -1.0, 1.0)
+
+    return policy

@@ -12,47 +12,13 @@ from algos import evaluation
 from algos.aime import bco, imitation
 from envs import datasets
 from envs.rollout import random_policy
-from envs.toy import PointReach
+from envs.toy import PointReach, point_reach_expert
 from worldmodels import training as wm_training
-from worldmodels.gaussian import Normal
-from worldmodels.rssm import RSSMState
+
+from exact_models import ExactPointModel
 
 
-class ExactPointModel:
-    """A world model of PointReach that is exact by construction, with the RSSM interface:
-    the latent is the observation, the prior is the true dynamics, the posterior reads o_t."""
-
-    action_dim, feature_dim = 2, 4
-
-    def init(self, key):
-        return {}
-
-    def initial_state(self, batch_shape):
-        return RSSMState(jnp.zeros((*batch_shape, 0)), jnp.zeros((*batch_shape, 4)))
-
-    def embed(self, params, obs):
-        return obs
-
-    def _prior(self, z, a):
-        return Normal(z + 0.1 * jnp.concatenate([a, -a], -1), jnp.full(z.shape, 0.05))
-
-    def observe_step(self, params, state, prev_action, emb, key, sample=True):
-        prior, posterior = self._prior(state.stoch, prev_action), Normal(emb, jnp.full(emb.shape, 0.01))
-        return RSSMState(state.deter, posterior.sample(key) if sample else posterior.mean), posterior, prior
-
-    def imagine_step(self, params, state, action, key, sample=True):
-        prior = self._prior(state.stoch, action)
-        return RSSMState(state.deter, prior.sample(key) if sample else prior.mean), prior
-
-    def features(self, state):
-        return state.stoch
-
-    def decode(self, params, features):
-        return Normal(features, jnp.ones_like(features))
-
-
-def expert(obs, key):
-    return jnp.clip(5.0 * obs[..., 2:], -1.0, 1.0)
+expert = point_reach_expert()
 
 
 @pytest.fixture(scope="module")

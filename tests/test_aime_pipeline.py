@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import envs
 from envs import datasets
 from envs.rollout import random_policy
+from envs.toy import point_reach_expert
 from experiments import aime, aime_v2
 from experiments.configs import aime_cpu, aime_v2_cpu
 
 
-def expert(obs, key):
-    return jnp.clip(5.0 * obs[..., 2:], -1.0, 1.0)
+expert = point_reach_expert()
 
 
 @pytest.fixture(scope="module")

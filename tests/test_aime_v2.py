@@ -13,14 +13,13 @@ from algos.aime import imitation
 from algos.aime_v2 import surrogate
 from envs import datasets
 from envs.rollout import random_policy
-from envs.toy import PointReach
+from envs.toy import PointReach, point_reach_expert
 from worldmodels import rssm, sequence, training as wm_training
-from worldmodels.gaussian import Normal
-from worldmodels.rssm import RSSMState
+
+from exact_models import ExactPointModel
 
 
-def expert(obs, key):
-    return jnp.clip(5.0 * obs[..., 2:], -1.0, 1.0)
+expert = point_reach_expert()
 
 
 @pytest.fixture(scope="module")
@@ -152,30 +151,6 @@ def test_each_addition_changes_only_its_part(point):
         assert not np.array_equal(x, y)  # the value network learns only with the surrogate reward
 
 
-class ExactPointModel:
-    """PointReach's world model with one parameter, the action gain (1 is exact)."""
-
-    action_dim, feature_dim = 2, 4
-
-    def initial_state(self, batch_shape):
-        return RSSMState(jnp.zeros((*batch_shape, 0)), jnp.zeros((*batch_shape, 4)))
-
-    def embed(self, params, obs):
-        return obs
-
-    def observe_step(self, params, state, prev_action, emb, key, sample=True):
-        prior = Normal(state.stoch + params["gain"] * 0.1 * jnp.concatenate([prev_action, -prev_action], -1),
-                       jnp.full(emb.shape, 0.05))
-        posterior = Normal(emb, jnp.full(emb.shape, 0.01))
-        return RSSMState(state.deter, posterior.mean), posterior, prior
-
-    def features(self, state):
-        return state.stoch
-
-    def decode(self, params, features):
-        return Normal(features, jnp.ones_like(features))
-
-
 def test_the_regulariser_vanishes_on_data_the_model_fits_exactly(point):
     """The regulariser is the world model's loss on embodiment windows: its gradient is
     zero where the model is exact, and not elsewhere."""
@@ -186,7 +161,7 @@ def test_the_regulariser_vanishes_on_data_the_model_fits_exactly(point):
     mask = mask.at[0].set(0.0)  # the filter starts from the zero state: the first step has no history
 
     def regulariser(gain):
-        filtered = sequence.observe(model, {"gain": gain}, obs, prev, jax.random.PRNGKey(1))
+        filtered = sequence.observe(model, {"gain": gain}, obs, prev, jax.random.PRNGKey(1), sample=False)
         return sequence.elbo(model, {"gain": gain}, obs, filtered, mask)[0]
 
     g_exact = float(jax.grad(regulariser)(1.0))
