@@ -186,10 +186,11 @@ def evaluate_all(s: Setup, wm_states, policy_states, baseline_params) -> dict[st
         return evaluation.evaluate_controller(
             s.env, bco.controller(s.config.bco, params, obs_dim, s.action_dim, s.low, s.high), key, n)
 
+    stacked_over_seeds = jax.jit(jax.vmap(stacked))  # one compilation for both stacked policies
     returns = {
         "aime": jax.jit(jax.vmap(aime))(wm_states.params, policy_states.params, keys),
-        "bco": jax.jit(jax.vmap(stacked))(baseline_params["bco"], keys),
-        "bc_oracle": jax.jit(jax.vmap(stacked))(baseline_params["bc_oracle"], keys),
+        "bco": stacked_over_seeds(baseline_params["bco"], keys),
+        "bc_oracle": stacked_over_seeds(baseline_params["bc_oracle"], keys),
         "random": jax.jit(jax.vmap(lambda k: evaluation.evaluate(s.env, random_policy(s.spec), k, n)))(keys),
     }
     return {k: np.asarray(v) for k, v in returns.items()}

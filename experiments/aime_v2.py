@@ -84,7 +84,7 @@ def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likel
         done, states, history = restored.iteration, restored.carry, restored.history
     steps_per_iteration = ac.num_envs * setup.spec.max_episode_steps
 
-    def maybe_evaluate(i):
+    def maybe_evaluate(states, i):
         if i % ac.eval_every == 0 or i == ac.num_iterations:
             r = np.asarray(evaluate(states, jax.vmap(lambda k: jax.random.fold_in(k, 1000 + i))(keys),
                                     likelihood_params)).mean(1)
@@ -93,7 +93,7 @@ def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likel
             history["eval_return"] = np.concatenate([history.get("eval_return", np.zeros((len(r), 0))), r[:, None]], 1)
 
     if done == 0 and "eval_return" not in history:
-        maybe_evaluate(0)
+        maybe_evaluate(states, 0)
     with tqdm(total=ac.num_iterations, initial=done, desc=f"aime_v2/{name}", unit="it",
               disable=done >= ac.num_iterations) as bar:
         while done < ac.num_iterations:
@@ -103,7 +103,7 @@ def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likel
             if not np.isfinite(history["model_loss"]).all():
                 raise FloatingPointError(f"aime_v2/{name}: non-finite loss at iteration {done + 1}")
             done += 1
-            maybe_evaluate(done)
+            maybe_evaluate(states, done)
             store.save(done, states, history)
             bar.update(1)
             bar.set_postfix(ret=f"{history['eval_return'][:, -1].mean():.0f}")

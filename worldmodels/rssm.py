@@ -76,7 +76,7 @@ class _PixelDecoder(nn.Module):
     def __call__(self, feature: jax.Array) -> jax.Array:
         batch = feature.shape[:-1]
         x = nn.Dense(32 * self.width)(feature).reshape(-1, 1, 1, 32 * self.width)
-        for i, (mult, k) in enumerate(((4, 5), (2, 5), (1, 6))):
+        for mult, k in ((4, 5), (2, 5), (1, 6)):
             x = nn.relu(nn.ConvTranspose(self.width * mult, (k, k), strides=(2, 2), padding="VALID")(x))
         x = nn.ConvTranspose(3, (6, 6), strides=(2, 2), padding="VALID")(x)
         return x.reshape(*batch, *x.shape[-3:])
@@ -101,13 +101,11 @@ class RSSMNet(nn.Module):
     decoder_std: float = 1.0
 
     def setup(self):
-        if self.encoder == "mlp":
-            self.encode = _Dense(self.encoder_hidden, self.encoder_layers)
-        elif self.encoder == "cnn":
-            self.encode = _PixelEncoder()
         if self.encoder == "cnn":
-            self.decoder = _PixelDecoder()
+            self.encode, self.decoder = _PixelEncoder(), _PixelDecoder()
         else:
+            if self.encoder == "mlp":
+                self.encode = _Dense(self.encoder_hidden, self.encoder_layers)
             self.decoder = _Dense(self.decoder_hidden, self.decoder_layers, out_dim=self.obs_shape[-1])
         self.pre_memory = _Dense(self.hidden, 1)
         self.cell = nn.GRUCell(features=self.deter)

@@ -210,7 +210,7 @@ def make(config: ml_collections.ConfigDict, env: Environment, model, likelihood_
         model_params = optax.apply_updates(state.model_params, updates)
 
         starts = jax.lax.stop_gradient(features.reshape(-1, features.shape[-1]))
-        if config.imagine_starts:
+        if config.surrogate_reward and config.imagine_starts:
             starts = starts[jax.random.choice(k_starts, starts.shape[0], (config.imagine_starts,), replace=False)]
         demo_obs, _, demo_mask = wm_training.sample_windows(demos, k_demo, config.imitation.batch_size,
                                                             config.imitation.seq_len)
