@@ -4,6 +4,7 @@ Sources:
   - MuJoCo Playground's DeepMind Control Suite ports, always on the pure-JAX MJX
     implementation (`impl="jax"`), never warp;
   - Brax's locomotion tasks on the `mjx` backend;
+  - the project's own MJX models (`envs.push`: PointPush, a progress-dependent task);
   - the project's own tiny pure-JAX tasks (`envs.toy`).
 
 Overrides are of two kinds. The wrapper settings below apply to every task; any
@@ -20,6 +21,8 @@ from typing import Any
 from envs.backends import BackendEnv
 from envs.core import Environment, EnvSpec
 from envs import toy, wrappers
+
+MJX_TASKS = ("PointPush",)
 
 BRAX_TASKS = ("halfcheetah", "hopper", "walker2d", "ant", "reacher", "pusher")
 TOY_TASKS = {
@@ -45,7 +48,7 @@ def playground_tasks() -> tuple[str, ...]:
 
 def list_tasks() -> dict[str, tuple[str, ...]]:
     """Registered task names, grouped by source."""
-    return {"playground": playground_tasks(), "brax": BRAX_TASKS, "toy": tuple(TOY_TASKS)}
+    return {"playground": playground_tasks(), "brax": BRAX_TASKS, "mjx": MJX_TASKS, "toy": tuple(TOY_TASKS)}
 
 
 def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
@@ -67,6 +70,8 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
         base, defaults = _make_playground(name, overrides)
     elif name in groups["brax"]:
         base, defaults = _make_brax(name, overrides)
+    elif name in MJX_TASKS:
+        base, defaults = _make_own_mjx(name, overrides)
     elif name in TOY_TASKS:
         base, defaults = _make_toy(name, overrides)
     else:
@@ -122,6 +127,18 @@ def _make_brax(name: str, overrides: dict):
     _refuse_unknown(name, overrides, accepted)
     base = brax_envs.get_environment(name, **{**overrides, "backend": "mjx"})
     defaults = {"episode_length": 1000, "action_repeat": 1}
+    return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
+
+
+def _make_own_mjx(name: str, overrides: dict):
+    from envs import push
+
+    config = push.default_config()
+    if overrides.get("impl", "jax") != "jax":
+        raise ValueError(f"{name}: only the pure-JAX MJX implementation is supported (impl='jax').")
+    _refuse_unknown(name, overrides, set(config.keys()) - {"episode_length", "action_repeat"})
+    base = push.PointPush(config_overrides=overrides or None)
+    defaults = {"episode_length": int(config.episode_length), "action_repeat": int(config.action_repeat)}
     return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
 
 

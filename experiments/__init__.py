@@ -23,7 +23,27 @@ code on a CPU may want the same setting.
 """
 
 import os
+import threading
+import time
 
 _FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
+
+
+def _nudge_cpu_pool(period_s: float) -> None:
+    """Keep dispatching a tiny computation, so a parked XLA:CPU pool gets new wake-ups."""
+    import jax
+    import numpy as np
+
+    while True:
+        time.sleep(period_s)
+        try:
+            if jax.default_backend() == "cpu":
+                (jax.device_put(np.zeros((), np.float32)) + 1.0).block_until_ready()
+        except Exception:  # noqa: BLE001 - a nudge must never take the process down
+            pass
+
+
+if os.environ.get("MJXRL_CPU_NUDGE", ""):
+    threading.Thread(target=_nudge_cpu_pool, args=(float(os.environ["MJXRL_CPU_NUDGE"]),), daemon=True).start()

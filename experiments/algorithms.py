@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from algos import cip, ddpg, ppo, sac
+from algos import ads, cip, ddpg, ppo, sac
 
-ALGOS: dict[str, ModuleType] = {"ppo": ppo, "sac": sac, "ddpg": ddpg, "cip": cip}
+ALGOS: dict[str, ModuleType] = {"ppo": ppo, "sac": sac, "ddpg": ddpg, "cip": cip, "ads": ads}

@@ -82,6 +82,24 @@ def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
     return single
 
 
+def init_members(learner: loop.Learner, keys: jax.Array, hparams: Mapping[str, jax.Array] | None = None,
+                 sharding: jax.sharding.Sharding | None = None) -> loop.Carry:
+    """The members' initial carries, leaves [M, ...].
+
+    On a CPU, one member at a time (one compiled program, run M times) and stacked:
+    XLA:CPU deadlocks in some vmapped off-policy initialisations (see `experiments`),
+    and the unbatched program has not. Elsewhere, one vmapped program.
+    """
+    num_members = keys.shape[0]
+    if jax.default_backend() != "cpu" or num_members == 1:
+        return jax.jit(over_members(learner.init, num_members), out_shardings=sharding)(keys, hparams)
+    one = jax.jit(learner.init)
+    member = lambda tree, i: None if tree is None else jax.tree.map(lambda x: x[i], tree)  # noqa: E731
+    carries = [one(keys[i], member(hparams, i)) for i in range(num_members)]
+    carry = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
+    return jax.device_put(carry, sharding) if sharding is not None else carry
+
+
 def run_chunks(
     learner: loop.Learner,
     keys: jax.Array,
@@ -113,15 +131,15 @@ def run_chunks(
     num_members = keys.shape[0]
     num_chunks = max(1, math.ceil(total_iterations / chunk_iterations))
     t0 = time.perf_counter()
-    init = jax.jit(over_members(learner.init, num_members), out_shardings=sharding)
-    restored = store.restore_latest(jax.eval_shape(init, keys, hparams), sharding) if store else None
+    abstract = jax.eval_shape(over_members(learner.init, num_members), keys, hparams)
+    restored = store.restore_latest(abstract, sharding) if store else None
     if restored is not None:
         if restored.iteration % chunk_iterations:
             raise ValueError(f"checkpoint at iteration {restored.iteration} is not on a chunk boundary "
                              f"of {chunk_iterations} iterations; was chunk_iterations changed?")
         carry, first_chunk, history = restored.carry, restored.iteration // chunk_iterations, restored.history
     else:
-        carry, first_chunk, history = init(keys, hparams), 0, {}
+        carry, first_chunk, history = init_members(learner, keys, hparams, sharding), 0, {}
     chunk_fn = over_members(loop.make_chunk(learner, chunk_iterations), num_members, shared=1)
     if first_chunk < num_chunks:  # a finished run restores without compiling its step
         chunk = jax.jit(chunk_fn, donate_argnums=0, out_shardings=sharding).lower(carry, jnp.int32(0)).compile()

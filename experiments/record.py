@@ -3,6 +3,9 @@
     python -m experiments.record --expert=experts/CartpoleBalance --demos=10 \\
         --embodiment=random --embodiment_episodes=50 --out=datasets/CartpoleBalance
 
+`--expert=scripted:<task>` uses a task's scripted expert instead of a trained one
+(`SCRIPTED`: PointPush's reach-then-push controller).
+
 writes `demos.npz` (kind "demonstrations": observations, with the expert's
 actions and rewards kept apart as oracle data) and `embodiment_<mode>.npz` (kind
 "embodiment": observations and actions). Embodiment modes:
@@ -18,25 +21,51 @@ The format and the loader are in `envs.datasets`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from absl import app, flags
 
-from envs import datasets
-from envs.rollout import random_policy
+import envs
+from envs import datasets, push
+from envs.rollout import PolicyFn, random_policy
 from experiments import expert as expert_lib
 
+SCRIPTED = {"PointPush": push.scripted_expert}
+
+
+class _Scripted(NamedTuple):
+    task: str
+    algo: str = "scripted"
+
+    def make_env(self):
+        return envs.make(self.task, reset_mode="none")
+
+    def policy(self, deterministic: bool = True) -> PolicyFn:
+        del deterministic
+        return SCRIPTED[self.task]()
+
+
+def _expert(source: str):
+    """A saved expert directory, or `scripted:<task>`."""
+    if source.startswith("scripted:"):
+        task = source.split(":", 1)[1]
+        if task not in SCRIPTED:
+            raise ValueError(f"no scripted expert for {task!r}; there are: {sorted(SCRIPTED)}")
+        return _Scripted(task)
+    return expert_lib.load(source)
 
 
 def record_all(expert_dir: str, out: str | None, demos: int, embodiment: str, embodiment_episodes: int,
                max_noise: float = 1.0, seed: int = 0) -> dict[str, Path]:
-    expert = expert_lib.load(expert_dir)
+    expert = _expert(expert_dir)
     env, spec = expert.make_env()
     out_dir = Path(out or f"datasets/{expert.task}")
     k_demo, k_emb = jax.random.split(jax.random.PRNGKey(seed))
     written = {}
-    source = {"expert": str(Path(expert_dir).absolute()), "seed": seed}
+    source = {"expert": expert_dir if isinstance(expert, _Scripted) else str(Path(expert_dir).absolute()),
+              "seed": seed}
     if demos:
         data = datasets.record(env, expert.policy(deterministic=True), k_demo, demos, "demonstrations",
                                policy_name=f"{expert.algo} expert (deterministic)", extra_metadata=source)
@@ -67,7 +96,7 @@ def record_all(expert_dir: str, out: str | None, demos: int, embodiment: str, em
 
 
 def main() -> None:
-    expert_dir = flags.DEFINE_string("expert", None, "Expert directory written by experiments.expert.", required=True)
+    expert_dir = flags.DEFINE_string("expert", None, "Expert directory written by experiments.expert, or scripted:<task>.", required=True)
     out = flags.DEFINE_string("out", None, "Output directory (default datasets/<task>).")
     demos = flags.DEFINE_integer("demos", 10, "Number of demonstrations (0 for none).")
     embodiment = flags.DEFINE_enum("embodiment", "random", ["random", "mixed", "none"], "Embodiment data to record.")

@@ -1,0 +1,302 @@
+"""ADS and its ILfO baselines on the DrQ-v2-style DDPG backbone (`algos.ddpg`), on states.
+
+One training iteration plays one whole episode in each of the `num_envs` vmapped
+environments (reset, then `T` = `spec.max_episode_steps` steps of the noisy actor),
+replaces the environment's reward by the imitation reward of each finished episode,
+appends the episodes to the replay buffer and makes `replay_ratio * T * num_envs`
+DDPG updates. The imitation reward needs the whole episode, so, as in the ADS code,
+updates only ever see finished episodes; the ADS code also updates while an episode
+runs (every second step), which here happens between episodes instead.
+
+`config.reward` picks the imitation reward:
+  - "ot": the optimal-transport proxy reward against the closest demonstration
+    (`algos.ads.ot_reward`), with the ADS code's automatic scale set once from the
+    first (random) episodes;
+  - "gaifo": the logit of a discriminator on (s, s') pairs (`algos.ads.gaifo`), trained
+    once per agent update on demonstration and replay transitions.
+
+`config.discount_schedule` picks the discount:
+  - "ads": gamma = alpha^(1/p) from the progress p of the progress recogniser
+    (`algos.ads.progress`), which only rises. p is updated after every evaluation
+    round from deterministic episodes, as in the ADS code;
+  - "fixed": `config.gamma` throughout (the paper's main baseline with "ot").
+
+The discount lives in the agent's hyperparameters (`agent.hp["gamma"]`), a traced
+leaf, so a changing discount never recompiles. Every `eval_every` iterations a
+deterministic episode per environment is evaluated (true return and, where the task
+reports it, success at the last step); ADS's progress update reads the same episodes.
+
+Demonstrations are observation-only episodes of the task's full length, as
+`envs.datasets` stores them: obs [num_demos, T + 1, D]. A reward for the step t -> t+1
+is computed from the observation after it, as in the ADS code.
+
+    learner = agent.make_learner(agent.default_config(), env, demos)
+    carry, metrics = jax.jit(agent.make_train(config, env, demos))(key)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import struct
+
+from algos import ddpg, loop, replay
+from algos.ads import gaifo, ot_reward, progress
+from envs import datasets
+from envs.core import Environment
+from envs.rollout import Transition, random_policy, rollout_from
+
+REWARDS = ("ot", "gaifo")
+SCHEDULES = ("ads", "fixed")
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The ADS code's settings (`cfgs/config.yaml`, `cfgs/agent/ot.yaml`, `cfgs/suite/metaworld.yaml`)."""
+    c = ddpg.default_config()
+    c.std_init = 0.1  # stddev_schedule: 0.1, a fixed exploration std
+    c.std_final = 0.1
+    c.batch_size = 512
+    c.replay_capacity = 150_000
+    c.learning_starts = 2_000  # num_expl_steps: uniformly random actions first
+    c.total_env_steps = 1_000_000  # 2M frames at action repeat 2
+    c.demos = ""  # a demonstrations dataset file (envs.datasets), read by make_learner
+    c.num_demos = 10  # the first this many of its episodes
+    c.reward = "ot"
+    c.discount_schedule = "ads"
+    c.ot_cost = "euclidean"  # the code's "features" mode; "cosine" is its pixel-feature default
+    c.ot_scale = ot_reward.SCALE
+    c.auto_scale = True
+    c.auto_scale_factor = 10.0
+    c.sinkhorn_epsilon = ot_reward.EPSILON
+    c.sinkhorn_iterations = ot_reward.ITERATIONS
+    c.alpha = progress.ALPHA
+    c.threshold = progress.THRESHOLD
+    c.progress_start = progress.PROGRESS_START
+    c.max_progress_delta = progress.MAX_DELTA
+    c.eval_every = 1  # iterations (rounds of num_envs episodes) between evaluations
+    c.disc_input = "transition"  # GAIfO: (s, s'); "observation" is the ADS code's variant
+    c.disc_hidden_sizes = (1024, 1024)
+    c.disc_lr = 1e-4
+    c.disc_batch_size = 256  # the code's expert batch
+    return c
+
+
+@struct.dataclass
+class Carry:
+    agent: ddpg.DDPGState
+    buffer: replay.BufferState
+    ot_scale: jax.Array  # [] the OT reward's scale (set once with auto_scale)
+    discriminator: gaifo.Discriminator | None
+    progress: jax.Array  # [] int32, demonstration steps mastered (ADS)
+    evaluation: dict  # the last evaluation: {"return", "success", "imitation_return"}
+    key: jax.Array
+
+
+def check_inputs(config, env: Environment, demos: jax.Array) -> int:
+    """Refuse what cannot work; returns the episode length T."""
+    spec = env.spec
+    if spec.num_envs is None:
+        raise ValueError("ADS steps a batched environment: envs.make(task, num_envs=N).")
+    if config.reward not in REWARDS:
+        raise ValueError(f"config.reward must be one of {REWARDS}, got {config.reward!r}")
+    if config.discount_schedule not in SCHEDULES:
+        raise ValueError(f"config.discount_schedule must be one of {SCHEDULES}, got {config.discount_schedule!r}")
+    if config.ot_cost not in ot_reward.COSTS:
+        raise ValueError(f"config.ot_cost must be one of {tuple(ot_reward.COSTS)}, got {config.ot_cost!r}")
+    horizon = spec.max_episode_steps
+    if demos.ndim != 3 or demos.shape[1] != horizon + 1 or demos.shape[2] != spec.obs_size:
+        raise ValueError(
+            f"demonstrations must be observations [num_demos, T + 1 = {horizon + 1}, {spec.obs_size}] of full "
+            f"{spec.name} episodes (as envs.datasets stores them); got shape {tuple(demos.shape)}")
+    if demos.shape[0] < 2 and config.discount_schedule == "ads":
+        raise ValueError("ADS's reference scores compare pairs of demonstrations: give at least 2.")
+    return horizon
+
+
+def prefill_rounds(config, num_envs: int, horizon: int) -> int:
+    return math.ceil(config.learning_starts / (num_envs * horizon))
+
+
+def num_iterations(config, num_envs: int) -> int:
+    """Training iterations (the launcher's interface: the horizon is the demonstrations')."""
+    return rounds(config, num_envs, load_demos(config).shape[1] - 1)
+
+
+def rounds(config, num_envs: int, horizon: int) -> int:
+    """Rounds of `num_envs` episodes after the random prefill within `config.total_env_steps`."""
+    per_round = num_envs * horizon
+    return max(1, (config.total_env_steps - prefill_rounds(config, num_envs, horizon) * per_round) // per_round)
+
+
+def updates_per_iteration(config, num_envs: int, horizon: int) -> int:
+    return max(1, round(config.replay_ratio * num_envs * horizon))
+
+
+def episode_costs(episodes: jax.Array, demos: jax.Array, cost: str) -> jax.Array:
+    """Cost matrices of every (episode, demonstration) pair: [N, T, D] x [M, T, D] -> [N * M, T, T]."""
+    fn = ot_reward.COSTS[cost]
+    costs = jax.vmap(lambda e: jax.vmap(lambda d: fn(e, d))(demos))(episodes)
+    return costs.reshape(-1, *costs.shape[2:])
+
+
+def demo_pair_costs(demos: jax.Array, cost: str) -> jax.Array:
+    """[M, T, D] -> [M (M - 1), T, T]: the cost matrices of ordered pairs of distinct demonstrations."""
+    m = demos.shape[0]
+    pairs = [(i, j) for i in range(m) for j in range(m) if i != j]
+    fn = ot_reward.COSTS[cost]
+    return jnp.stack([fn(demos[i], demos[j]) for i, j in pairs])
+
+
+HPARAMS = ddpg.HPARAMS
+
+
+def load_demos(config) -> jax.Array:
+    """The first `config.num_demos` demonstrations of the dataset file `config.demos`: obs [M, T + 1, D]."""
+    if not config.demos:
+        raise ValueError("config.demos must name a demonstrations file (python -m experiments.record ...)")
+    data = datasets.load(config.demos, kind="demonstrations")
+    if data.num_episodes < config.num_demos:
+        raise ValueError(f"{config.demos} holds {data.num_episodes} demonstrations; config.num_demos is {config.num_demos}")
+    if not bool(jnp.all(data.lengths == data.episode_steps)):
+        raise ValueError(f"{config.demos}: some demonstrations terminated early; OT needs full-length episodes")
+    return data.obs[: config.num_demos]
+
+
+def make_learner(config, env: Environment, demos: jax.Array | None = None) -> loop.Learner:
+    """The ADS `Learner` (see the module docstring); `demos` [num_demos, T + 1, D], by default
+    read from `config.demos`."""
+    demos = load_demos(config) if demos is None else demos
+    horizon = check_inputs(config, env, demos)
+    spec = env.spec
+    num_envs = spec.num_envs
+    demos = jnp.asarray(demos, jnp.float32)
+    demo_next = demos[:, 1:]  # [M, T, D]: what each step's reward reads
+    demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input).reshape(
+        -1, 2 * spec.obs_size if config.disc_input == "transition" else spec.obs_size)
+    capacity = min(int(config.replay_capacity), int(config.total_env_steps))
+    buffer = replay.make(capacity, num_envs, config.batch_size, config.nstep)
+    num_updates = updates_per_iteration(config, num_envs, horizon)
+    prefill = prefill_rounds(config, num_envs, horizon)
+    disc_hidden = tuple(config.disc_hidden_sizes)
+    ot_kwargs = dict(cost=config.ot_cost, epsilon=config.sinkhorn_epsilon, iterations=config.sinkhorn_iterations)
+    # ADS's reference scores depend on the demonstrations only: computed once, outside the training program
+    ref_scores = (jax.jit(progress.reference_scores)(demo_pair_costs(demo_next, "euclidean"))
+                  if config.discount_schedule == "ads" else jnp.zeros((horizon,)))
+
+    has_success = "success" in jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics
+    empty_evaluation = {"return": jnp.zeros(()), "imitation_return": jnp.zeros(())}
+    if has_success:
+        empty_evaluation["success"] = jnp.zeros(())
+
+    def discount(carry_progress: jax.Array, agent: ddpg.DDPGState) -> jax.Array:
+        if config.discount_schedule == "ads":
+            return progress.discount(carry_progress.astype(jnp.float32), config.alpha)
+        return agent.hp["gamma"]
+
+    def imitation_rewards(carry: Carry, traj: Transition) -> tuple[jax.Array, jax.Array]:
+        """Per-step imitation rewards [T, N] of whole episodes, and their unscaled OT totals [N]."""
+        episodes = traj.next_obs.swapaxes(0, 1)  # [N, T, D]
+        if config.reward == "ot":
+            out = jax.vmap(lambda e: ot_reward.ot_reward(e, demo_next, carry.ot_scale, **ot_kwargs))(episodes)
+            return out.rewards.T, out.score
+        x = gaifo.features(traj.obs, traj.next_obs, config.disc_input)
+        return gaifo.logit(carry.discriminator.params, x, disc_hidden), jnp.zeros((num_envs,))
+
+    def play(env_state_key: jax.Array, policy, key: jax.Array) -> Transition:
+        _, traj = rollout_from(env, policy, env.reset(env_state_key), key, horizon)
+        return traj
+
+    def init(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
+        k_agent, k_disc, k_fill, k_run = jax.random.split(key, 4)
+        agent = ddpg.init(k_agent, spec, config, hparams)
+        disc = None
+        if config.reward == "gaifo":
+            disc = gaifo.init(k_disc, demo_pairs.shape[-1], disc_hidden)
+        unbatched = jnp.zeros(spec.obs_shape, jnp.float32)
+        example = Transition(obs=unbatched, action=jnp.zeros(spec.action_shape), reward=jnp.zeros(()),
+                             next_obs=unbatched, done=jnp.zeros(()), truncated=jnp.zeros(()))
+        carry = Carry(agent=agent, buffer=replay.init(buffer, example), ot_scale=jnp.asarray(config.ot_scale, jnp.float32),
+                      discriminator=disc, progress=progress.initial_progress(horizon, config.progress_start),
+                      evaluation=empty_evaluation, key=k_run)
+        explore = random_policy(spec)
+        for r in range(prefill):
+            k_reset, k_roll = jax.random.split(jax.random.fold_in(k_fill, r))
+            traj = play(k_reset, explore, k_roll)
+            if r == 0 and config.reward == "ot" and config.auto_scale:
+                _, totals = imitation_rewards(carry.replace(ot_scale=jnp.ones(())), traj)
+                carry = carry.replace(ot_scale=ot_reward.auto_scale(jnp.mean(totals), config.auto_scale_factor))
+            rewards, _ = imitation_rewards(carry, traj)
+            carry = carry.replace(buffer=replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards)))
+        agent = agent.replace(env_steps=agent.env_steps + prefill * num_envs * horizon)
+        return carry.replace(agent=agent)
+
+    def update(carry: Carry, key: jax.Array) -> tuple[Carry, dict]:
+        k_sample, k_learn, k_expert, k_disc = jax.random.split(key, 4)
+        seq = replay.sample(buffer, carry.buffer, k_sample)
+        agent, info = ddpg.update(carry.agent, seq, k_learn)
+        carry = carry.replace(agent=agent)
+        if config.reward == "gaifo":
+            n = config.disc_batch_size
+            expert = demo_pairs[jax.random.randint(k_expert, (n,), 0, demo_pairs.shape[0])]
+            agent_x = gaifo.features(seq.obs[:n, 0], seq.next_obs[:n, 0], config.disc_input)
+            disc, disc_info = gaifo.update(carry.discriminator, expert, agent_x, k_disc, disc_hidden, config.disc_lr)
+            carry, info = carry.replace(discriminator=disc), {**info, **disc_info}
+        return carry, info
+
+    def step(carry: Carry) -> tuple[Carry, dict]:
+        key, k_reset, k_roll, k_update = jax.random.split(carry.key, 4)
+        gamma = discount(carry.progress, carry.agent)
+        agent = carry.agent.replace(hp={**carry.agent.hp, "gamma": gamma})
+        traj = play(k_reset, lambda obs, k: ddpg.act(agent, obs, k), k_roll)
+        rewards, _ = imitation_rewards(carry, traj)
+        buf = replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards))
+        agent = agent.replace(env_steps=agent.env_steps + num_envs * horizon)
+        carry = carry.replace(agent=agent, buffer=buf)
+        carry, info = jax.lax.scan(update, carry, jax.random.split(k_update, num_updates))
+        metrics = {
+            **jax.tree.map(jnp.mean, info),
+            "episode_return": traj.reward.sum(0).mean(),  # the true return of the episodes just played
+            "imitation_return": rewards.sum(0).mean(),
+            "discount": gamma,
+            "progress": carry.progress.astype(jnp.float32),
+            **{f"eval_{k}": v for k, v in carry.evaluation.items()},
+        }
+        return carry.replace(key=key), metrics
+
+    def evaluate(carry: Carry, key: jax.Array) -> Carry:
+        """Deterministic episodes: the evaluation record and, with ADS, the progress update."""
+        k_reset, k_roll = jax.random.split(key)
+        traj = play(k_reset, lambda obs, k: ddpg.act(carry.agent, obs, k, deterministic=True), k_roll)
+        rewards, _ = imitation_rewards(carry, traj)
+        evaluation = {"return": traj.reward.sum(0).mean(), "imitation_return": rewards.sum(0).mean()}
+        if has_success:  # the task's success flag at the episode's last step
+            evaluation["success"] = traj.metrics["success"][-1].mean()
+        new_progress = carry.progress
+        if config.discount_schedule == "ads":
+            costs = episode_costs(traj.next_obs.swapaxes(0, 1), demo_next, "euclidean")
+            new_progress = progress.update_progress(carry.progress, costs, ref_scores, config.max_progress_delta,
+                                                    config.threshold)
+        return carry.replace(evaluation=evaluation, progress=new_progress)
+
+    def hook(carry: Carry, iteration: jax.Array) -> Carry:
+        k_eval = jax.random.fold_in(carry.key, 0xE7A1)  # its own stream: evaluation does not shift training's
+        return jax.lax.cond(iteration % config.eval_every == 0, evaluate, lambda c, k: c, carry, k_eval)
+
+    return loop.Learner(init=init, step=step, env_steps_per_iteration=num_envs * horizon,
+                        prefill_env_steps=prefill * num_envs * horizon, hook=hook)
+
+
+def make_train(config, env: Environment, demos: jax.Array | None = None):
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it over seeds."""
+    demos = load_demos(config) if demos is None else demos
+    horizon = check_inputs(config, env, demos)
+    return loop.make_train(make_learner(config, env, demos), rounds(config, env.spec.num_envs, horizon))
+
+
+def act(agent_state: ddpg.DDPGState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
+    """The actor of `carry.agent` (a DDPG state), with exploration noise unless `deterministic`."""
+    return ddpg.act(agent_state, obs, key, deterministic=deterministic)

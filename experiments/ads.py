@@ -1,0 +1,192 @@
+"""ADS against its baselines on one task, under the same data, budget and seeds.
+
+    python -m experiments.ads --config=experiments/configs/ads.py [--methods=ads,ot,gaifo,bco]
+
+Methods: `ads` (OT reward, scheduled discount), `ot` (OT reward, fixed discount 0.99:
+the paper's main baseline), `gaifo` (a discriminator on (s, s'), fixed discount), each
+one launcher run (`experiments.run`: vmapped seeds, checkpoints, resumes), and `bco`
+(BCO(0) from `algos.aime.bco`: an inverse model learnt on the embodiment dataset labels
+the demonstrations; it uses no interaction). PointPush's demonstrations and random
+embodiment data come from its scripted expert and are recorded if missing.
+
+Writes, under `runs/ads_<task>/`: one run directory per method, `results.json`,
+`table.md`, `curves.png` (evaluation success and return against environment steps) and
+`schedule.png` (ADS's progress and discount over training, seed 0).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pandas as pd
+from absl import app, flags, logging
+from matplotlib.figure import Figure
+
+import envs
+from algos import evaluation
+from algos.aime import bco
+from envs import datasets, push
+from experiments import cli, record
+from experiments import run as run_lib
+from worldmodels import training as wm_training
+
+DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "ads.py")
+METHODS = {
+    "ads": dict(reward="ot", discount_schedule="ads"),
+    "ot": dict(reward="ot", discount_schedule="fixed"),
+    "gaifo": dict(reward="gaifo", discount_schedule="fixed"),
+}
+
+
+def ensure_data(c: ml_collections.ConfigDict) -> Path:
+    """The demonstrations file (recorded from the scripted expert where there is one); returns the embodiment file."""
+    demos = Path(c.agent.demos)
+    embodiment = demos.parent / "embodiment_random.npz"
+    if not demos.exists() or not embodiment.exists():
+        if c.task not in record.SCRIPTED:
+            raise FileNotFoundError(f"{demos} or {embodiment} is missing; record them with experiments.record")
+        record.record_all(f"scripted:{c.task}", str(demos.parent), max(10, c.agent.num_demos), "random", 100)
+    return embodiment
+
+
+def run_method(c: ml_collections.ConfigDict, name: str, root: Path) -> pd.DataFrame:
+    mc = ml_collections.ConfigDict(c.to_dict())
+    for k, v in METHODS[name].items():
+        mc.agent[k] = v
+    mc.workdir = str(root / name)
+    result = run_lib.run(mc)
+    metrics = pd.read_parquet(result.workdir / "metrics.parquet")
+    return metrics.assign(method=name)
+
+
+def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_collections.ConfigDict) -> dict:
+    """BCO(0) per seed; evaluated on as many episodes as the RL methods' final evaluation."""
+    demos = jax.tree.map(lambda x: x[: c.agent.num_demos], datasets.load(c.agent.demos, kind="demonstrations"))
+    env, spec = envs.make(c.task, **{**c.env.to_dict(), "num_envs": None, "reset_mode": "none"})
+    low, high, action_dim = float(spec.action_low), float(spec.action_high), spec.action_size
+    embodiment = wm_training.from_dataset(datasets.load(embodiment_path, kind="embodiment"))
+    demo_seq = wm_training.observations_only(demos, action_dim)
+    episodes = max(c.eval_episodes, 10)
+
+    def one_seed(key):
+        k_train, k_eval = jax.random.split(key)
+        _, policy, _ = bco.train_bco(bco_config, k_train, embodiment, demo_seq, low, high)
+        ctrl = bco.controller(bco_config, policy, spec.obs_size, action_dim, low, high)
+        obs, _, reward, _ = evaluation.rollout_controller(env, ctrl, k_eval, episodes)
+        success = push.success(obs[-1]) if c.task == "PointPush" else jnp.full((episodes,), jnp.nan)
+        return reward.sum(0), success
+
+    keys = jax.random.split(jax.random.PRNGKey(c.seed + 7), c.num_seeds)
+    returns, success = jax.jit(jax.vmap(one_seed))(keys)
+    return {"return": np.asarray(returns).mean(1).tolist(), "success": np.asarray(success).mean(1).tolist()}
+
+
+def _curve(ax, frame: pd.DataFrame, y: str, label: str, color: str) -> None:
+    table = frame.pivot_table(index="env_steps", columns="member", values=y)
+    mean, std = table.mean(1), table.std(1, ddof=0)
+    ax.plot(table.index, mean, color=color, label=label)
+    ax.fill_between(table.index, mean - std, mean + std, color=color, alpha=0.15)
+
+
+def report(c, root: Path, frames: dict[str, pd.DataFrame], bco_result: dict | None, expert: dict) -> dict:
+    has_success = all("eval_success" in f for f in frames.values())
+    ys = (["eval_success"] if has_success else []) + ["eval_return"]
+    fig = Figure(figsize=(5.2 * len(ys), 3.6))
+    axes = np.atleast_1d(fig.subplots(1, len(ys)))
+    for ax, y in zip(axes, ys):
+        for i, (name, frame) in enumerate(frames.items()):
+            _curve(ax, frame, y, name, f"C{i}")
+        if bco_result is not None:
+            ax.axhline(np.mean(bco_result[y.removeprefix("eval_")]), color="C3", ls=":", label="bco (no interaction)")
+        ax.axhline(expert[y.removeprefix("eval_")], color="k", ls="--", lw=0.8, label="expert")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(y.replace("_", " ") + " (deterministic, per evaluation)")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{c.task}: {c.num_seeds} seeds, mean ± std", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(root / "curves.png", dpi=120)
+
+    if "ads" in frames:
+        seed0 = frames["ads"][frames["ads"].member == 0]
+        fig = Figure(figsize=(5.2, 3.4))
+        ax = fig.subplots()
+        ax.plot(seed0.env_steps, seed0.progress, color="C0", label="progress p (demonstration steps)")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("progress p", color="C0")
+        ax2 = ax.twinx()
+        ax2.plot(seed0.env_steps, seed0.discount, color="C1", label="discount")
+        ax2.set_ylabel("discount alpha^(1/p)", color="C1")
+        ax.set_title(f"ADS on {c.task}, seed 0", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(root / "schedule.png", dpi=120)
+
+    results = {"task": c.task, "num_seeds": c.num_seeds, "env_steps": int(c.agent.total_env_steps), "expert": expert,
+               "methods": {}}
+    lines = [f"{c.task}, {c.num_seeds} seeds, {c.agent.total_env_steps:,} environment steps; the last evaluation "
+             f"({c.env.num_envs} deterministic episodes per seed) and the mean over the last quarter of training", "",
+             "| method | " + " | ".join(f"{y.removeprefix('eval_')} (last) | {y.removeprefix('eval_')} (last quarter)"
+                                        for y in ys) + " |",
+             "|---|" + "---:|" * (2 * len(ys))]
+    for name, frame in frames.items():
+        last_it = frame.iteration.max()
+        entry, cells = {}, []
+        for y in ys:
+            per_seed_last = frame[frame.iteration == last_it].sort_values("member")[y].to_numpy()
+            tail = frame[frame.iteration > 0.75 * last_it].groupby("member")[y].mean().to_numpy()
+            entry[y] = {"last": per_seed_last.tolist(), "last_quarter": tail.tolist()}
+            cells += [f"{per_seed_last.mean():.2f} ± {per_seed_last.std():.2f}", f"{tail.mean():.2f} ± {tail.std():.2f}"]
+        results["methods"][name] = entry
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if bco_result is not None:
+        results["methods"]["bco"] = bco_result
+        cells = []
+        for y in ys:
+            v = np.asarray(bco_result[y.removeprefix("eval_")])
+            cells += [f"{v.mean():.2f} ± {v.std():.2f}", "(no training curve)"]
+        lines.append("| bco | " + " | ".join(cells) + " |")
+    lines.append(f"| expert (demonstrations) | " + " | ".join(
+        f"{expert[y.removeprefix('eval_')]:.2f} | " for y in ys).rstrip("| ") + " |")
+    (root / "results.json").write_text(json.dumps(results, indent=2))
+    (root / "table.md").write_text("\n".join(lines) + "\n")
+    return results
+
+
+def main_run(c: ml_collections.ConfigDict, methods: list[str]) -> dict:
+    unknown = [m for m in methods if m not in (*METHODS, "bco")]
+    if unknown or not methods:
+        raise ValueError(f"unknown methods {unknown}; choose from {[*METHODS, 'bco']}")
+    embodiment = ensure_data(c)
+    root = Path(c.workdir or f"runs/ads_{c.task}")
+    root.mkdir(parents=True, exist_ok=True)
+    frames = {m: run_method(c, m, root) for m in methods if m in METHODS}
+    bco_config = bco.default_config()
+    bco_config.stack, bco_config.idm_updates, bco_config.policy_updates = 1, 5_000, 5_000
+    bco_result = run_bco(c, embodiment, bco_config) if "bco" in methods else None
+    meta = datasets.load(c.agent.demos, kind="demonstrations").metadata
+    demos = datasets.load(c.agent.demos, kind="demonstrations").obs[: c.agent.num_demos]
+    expert = {"return": float(np.mean(meta["returns"][: c.agent.num_demos])),
+              "success": float(np.mean(push.success(demos[:, -1]))) if c.task == "PointPush" else float("nan")}
+    results = report(c, root, frames, bco_result, expert)
+    print((root / "table.md").read_text())
+    return results
+
+
+def main() -> None:
+    config = cli.define_config(DEFAULT_CONFIG)
+    methods = flags.DEFINE_list("methods", ["ads", "ot", "gaifo", "bco"], "Methods to run.")
+
+    def _main(argv: list[str]) -> None:
+        del argv
+        logging.set_verbosity(logging.WARNING)
+        main_run(config.value, methods.value)
+
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    main()
