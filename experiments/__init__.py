@@ -18,32 +18,21 @@ CPU; an unbatched single seed on an idle machine finished (2 of 2). On 2026-11-2
 initialisation of CIP on CheetahRun (8 envs, 2,000-10,000 prefill steps) deadlocked
 with 2, 3 and 6 vmapped members in every launcher run and in standalone runs with 3
 and 6 (it finished once with 2), with this flag, with the default scheduler, and
-with single-threaded Eigen, and with async dispatch off (6 members) alike. Open. Library users who call the agents from their own
-code on a CPU may want the same setting.
+with single-threaded Eigen, and with async dispatch off (6 members) alike. On
+2026-11-26 the unbatched initialisation wedged too (ADS on PointPush: 1 of 2 launcher
+runs, one member at a time); `py-spy` then shows the caller parked in a dispatch, and a
+second thread that dispatches a tiny computation parks as well, so the whole runtime
+is wedged, not one lost task. `--xla_cpu_use_xnnpack=false` did not help, and
+`--xla_cpu_use_thunk_runtime=false` is no longer supported. Open. What works: the
+launcher checkpoints and resumes bit for bit, so `experiments.watchdog` runs a command
+in a child process and restarts it when its CPU time stops growing. The launcher also
+initialises members one at a time on a CPU (`experiments.loop.init_members`). Library
+users who call the agents from their own code on a CPU may want the same setting.
 """
 
 import os
-import threading
-import time
 
 _FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
 
-
-def _nudge_cpu_pool(period_s: float) -> None:
-    """Keep dispatching a tiny computation, so a parked XLA:CPU pool gets new wake-ups."""
-    import jax
-    import numpy as np
-
-    while True:
-        time.sleep(period_s)
-        try:
-            if jax.default_backend() == "cpu":
-                (jax.device_put(np.zeros((), np.float32)) + 1.0).block_until_ready()
-        except Exception:  # noqa: BLE001 - a nudge must never take the process down
-            pass
-
-
-if os.environ.get("MJXRL_CPU_NUDGE", ""):
-    threading.Thread(target=_nudge_cpu_pool, args=(float(os.environ["MJXRL_CPU_NUDGE"]),), daemon=True).start()

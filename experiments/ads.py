@@ -4,7 +4,8 @@
 
 Methods: `ads` (OT reward, scheduled discount), `ot` (OT reward, fixed discount 0.99:
 the paper's main baseline), `gaifo` (a discriminator on (s, s'), fixed discount), each
-one launcher run (`experiments.run`: vmapped seeds, checkpoints, resumes), and `bco`
+one launcher run (`experiments.run`: vmapped seeds, checkpoints, resumes) in a child
+process that `experiments.watchdog` restarts if XLA:CPU wedges, and `bco`
 (BCO(0) from `algos.aime.bco`: an inverse model learnt on the embodiment dataset labels
 the demonstrations; it uses no interaction). PointPush's demonstrations and random
 embodiment data come from its scripted expert and are recorded if missing.
@@ -17,6 +18,7 @@ Writes, under `runs/ads_<task>/`: one run directory per method, `results.json`,
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import jax
@@ -31,8 +33,7 @@ import envs
 from algos import evaluation
 from algos.aime import bco
 from envs import datasets, push
-from experiments import cli, record
-from experiments import run as run_lib
+from experiments import cli, record, watchdog
 from worldmodels import training as wm_training
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "ads.py")
@@ -54,14 +55,15 @@ def ensure_data(c: ml_collections.ConfigDict) -> Path:
     return embodiment
 
 
-def run_method(c: ml_collections.ConfigDict, name: str, root: Path) -> pd.DataFrame:
-    mc = ml_collections.ConfigDict(c.to_dict())
-    for k, v in METHODS[name].items():
-        mc.agent[k] = v
-    mc.workdir = str(root / name)
-    result = run_lib.run(mc)
-    metrics = pd.read_parquet(result.workdir / "metrics.parquet")
-    return metrics.assign(method=name)
+def run_method(name: str, root: Path, config_args: list[str]) -> pd.DataFrame:
+    """One launcher run in a child process under the watchdog (it resumes where it stopped)."""
+    workdir = root / name
+    args = ["-m", "experiments.run", *config_args, *(f"--config.agent.{k}={v}" for k, v in METHODS[name].items()),
+            f"--config.workdir={workdir}"]
+    code = watchdog.run_watched(args)
+    if code != 0:
+        raise RuntimeError(f"the {name} run failed (exit code {code}); rerun to resume it")
+    return pd.read_parquet(workdir / "metrics.parquet").assign(method=name)
 
 
 def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_collections.ConfigDict) -> dict:
@@ -156,14 +158,15 @@ def report(c, root: Path, frames: dict[str, pd.DataFrame], bco_result: dict | No
     return results
 
 
-def main_run(c: ml_collections.ConfigDict, methods: list[str]) -> dict:
+def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list[str]) -> dict:
+    """`config_args`: the `--config...` arguments `c` came from, passed on to each method's run."""
     unknown = [m for m in methods if m not in (*METHODS, "bco")]
     if unknown or not methods:
         raise ValueError(f"unknown methods {unknown}; choose from {[*METHODS, 'bco']}")
     embodiment = ensure_data(c)
     root = Path(c.workdir or f"runs/ads_{c.task}")
     root.mkdir(parents=True, exist_ok=True)
-    frames = {m: run_method(c, m, root) for m in methods if m in METHODS}
+    frames = {m: run_method(m, root, config_args) for m in methods if m in METHODS}
     bco_config = bco.default_config()
     bco_config.stack, bco_config.idm_updates, bco_config.policy_updates = 1, 5_000, 5_000
     bco_result = run_bco(c, embodiment, bco_config) if "bco" in methods else None
@@ -183,7 +186,10 @@ def main() -> None:
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        main_run(config.value, methods.value)
+        config_args = [a for a in sys.argv[1:] if a.startswith("--config")]
+        if not any(a.startswith("--config=") for a in config_args):
+            config_args.insert(0, f"--config={DEFAULT_CONFIG}")
+        main_run(config.value, methods.value, config_args)
 
     app.run(_main)
 

@@ -95,7 +95,9 @@ def init_members(learner: loop.Learner, keys: jax.Array, hparams: Mapping[str, j
         return jax.jit(over_members(learner.init, num_members), out_shardings=sharding)(keys, hparams)
     one = jax.jit(learner.init)
     member = lambda tree, i: None if tree is None else jax.tree.map(lambda x: x[i], tree)  # noqa: E731
-    carries = [one(keys[i], member(hparams, i)) for i in range(num_members)]
+    # one program at a time: XLA:CPU programs that run concurrently on a small thread pool
+    # are where the wedges have been seen
+    carries = [jax.block_until_ready(one(keys[i], member(hparams, i))) for i in range(num_members)]
     carry = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
     return jax.device_put(carry, sharding) if sharding is not None else carry
 

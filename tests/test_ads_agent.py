@@ -122,3 +122,16 @@ def test_refuses_demonstrations_that_do_not_fit_the_task():
         agent.make_learner(_config(), env, demos[:1])
     with pytest.raises(ValueError, match="reward must be one of"):
         agent.make_learner(_config(reward="airl"), env, demos)
+
+
+def test_point_push_needs_the_reach_before_the_push():
+    """The scripted expert gets the puck to the goal; random actions never even touch it."""
+    from envs import push
+
+    env, _ = envs.make("PointPush", reset_mode="none")
+    expert = datasets.record(env, push.scripted_expert(), jax.random.PRNGKey(0), 4, "demonstrations")
+    assert float(push.success(expert.obs[:, -1]).mean()) == 1.0
+    assert min(expert.metadata["returns"]) > 30  # steps with the puck at the goal, of 100
+    random = datasets.record(env, envs.random_policy(env.spec), jax.random.PRNGKey(1), 8, "embodiment")
+    puck = np.asarray(random.obs[:, :, 2:4])
+    assert np.abs(puck - puck[:, :1]).max() < 1e-6

@@ -184,7 +184,7 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     disc_hidden = tuple(config.disc_hidden_sizes)
     ot_kwargs = dict(cost=config.ot_cost, epsilon=config.sinkhorn_epsilon, iterations=config.sinkhorn_iterations)
     # ADS's reference scores depend on the demonstrations only: computed once, outside the training program
-    ref_scores = (jax.jit(progress.reference_scores)(demo_pair_costs(demo_next, "euclidean"))
+    ref_scores = (jax.block_until_ready(jax.jit(progress.reference_scores)(demo_pair_costs(demo_next, "euclidean")))
                   if config.discount_schedule == "ads" else jnp.zeros((horizon,)))
 
     has_success = "success" in jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics
@@ -223,14 +223,19 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
                       discriminator=disc, progress=progress.initial_progress(horizon, config.progress_start),
                       evaluation=empty_evaluation, key=k_run)
         explore = random_policy(spec)
-        for r in range(prefill):
+
+        def prefill_round(r, carry):
+            # one loop, each round after the last: XLA:CPU has wedged on independent loops run side by side
             k_reset, k_roll = jax.random.split(jax.random.fold_in(k_fill, r))
             traj = play(k_reset, explore, k_roll)
-            if r == 0 and config.reward == "ot" and config.auto_scale:
+            if config.reward == "ot" and config.auto_scale:  # the scale is set once, from the first episodes
                 _, totals = imitation_rewards(carry.replace(ot_scale=jnp.ones(())), traj)
-                carry = carry.replace(ot_scale=ot_reward.auto_scale(jnp.mean(totals), config.auto_scale_factor))
+                first = ot_reward.auto_scale(jnp.mean(totals), config.auto_scale_factor)
+                carry = carry.replace(ot_scale=jnp.where(r == 0, first, carry.ot_scale))
             rewards, _ = imitation_rewards(carry, traj)
-            carry = carry.replace(buffer=replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards)))
+            return carry.replace(buffer=replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards)))
+
+        carry = jax.lax.fori_loop(0, prefill, prefill_round, carry)
         agent = agent.replace(env_steps=agent.env_steps + prefill * num_envs * horizon)
         return carry.replace(agent=agent)
 
