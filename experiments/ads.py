@@ -90,7 +90,7 @@ def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_
 
 def _curve(ax, frame: pd.DataFrame, y: str, label: str, color: str) -> None:
     table = frame.pivot_table(index="env_steps", columns="member", values=y)
-    mean, std = table.mean(1), table.std(1, ddof=0)
+    mean, std = table.mean(axis=1), table.std(axis=1, ddof=0)
     ax.plot(table.index, mean, color=color, label=label)
     ax.fill_between(table.index, mean - std, mean + std, color=color, alpha=0.15)
 
@@ -151,8 +151,7 @@ def report(c, root: Path, frames: dict[str, pd.DataFrame], bco_result: dict | No
             v = np.asarray(bco_result[y.removeprefix("eval_")])
             cells += [f"{v.mean():.2f} ± {v.std():.2f}", "(no training curve)"]
         lines.append("| bco | " + " | ".join(cells) + " |")
-    lines.append(f"| expert (demonstrations) | " + " | ".join(
-        f"{expert[y.removeprefix('eval_')]:.2f} | " for y in ys).rstrip("| ") + " |")
+    lines.append("| expert (demonstrations) | " + " | ".join(f"{expert[y.removeprefix('eval_')]:.2f} | " for y in ys) + "|")
     (root / "results.json").write_text(json.dumps(results, indent=2))
     (root / "table.md").write_text("\n".join(lines) + "\n")
     return results

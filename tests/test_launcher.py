@@ -58,7 +58,7 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: setattr(c, "algo", "sacc"), "unknown algo 'sacc'. Did you mean 'sac'? Valid algos: ['cip', 'ddpg', 'ppo', 'sac']"),
+    (lambda c: setattr(c, "algo", "sacc"), "unknown algo 'sacc'. Did you mean 'sac'? Valid algos: ['ads', 'cip', 'ddpg', 'ppo', 'sac']"),
     (lambda c: setattr(c, "task", "PointRech"), "unknown task 'PointRech'. Did you mean 'PointReach'"),
     (lambda c: c.agent.__setitem__("learning_rat", 1e-3), "unknown key 'agent.learning_rat' for algo 'ppo'. Did you mean 'learning_rate'?"),
     (lambda c: c.__setitem__("chunk_size", 3), "unknown key '.chunk_size'"),
