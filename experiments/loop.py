@@ -86,9 +86,10 @@ def init_members(learner: loop.Learner, keys: jax.Array, hparams: Mapping[str, j
                  sharding: jax.sharding.Sharding | None = None) -> loop.Carry:
     """The members' initial carries, leaves [M, ...].
 
-    On a CPU, one member at a time (one compiled program, run M times) and stacked:
-    XLA:CPU deadlocks in some vmapped off-policy initialisations (see `experiments`),
-    and the unbatched program has not. Elsewhere, one vmapped program.
+    On a CPU, one member at a time (one compiled program, run M times, each waited for)
+    and stacked: XLA:CPU wedges in off-policy initialisations (see `experiments`), more
+    often vmapped; this makes it rarer, not impossible (`experiments.watchdog` restarts
+    such runs). Elsewhere, one vmapped program.
     """
     num_members = keys.shape[0]
     if jax.default_backend() != "cpu" or num_members == 1:

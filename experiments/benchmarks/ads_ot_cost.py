@@ -16,7 +16,6 @@ and prints each as a share of the iteration.
 from __future__ import annotations
 
 import json
-import time
 
 import jax
 import jax.numpy as jnp
@@ -25,18 +24,9 @@ from absl import app
 import envs
 from algos import ddpg, replay
 from algos.ads import agent, ot_reward, progress
+from experiments.benchmarks import best_time
 from envs.rollout import Transition, random_policy, rollout_from
 from experiments import cli
-
-
-def best_time(fn, *args, repeats: int = 3) -> float:
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def measure(c) -> dict:

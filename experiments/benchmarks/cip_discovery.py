@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
@@ -25,17 +24,8 @@ import jax.numpy as jnp
 from algos import cip
 from algos.cip import discovery
 from envs.core import EnvSpec
+from experiments.benchmarks import best_time
 from envs.rollout import Transition
-
-
-def best_time(fn, *args, repeats: int = 3) -> float:
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def window(key, n: int, s: int, a: int):
