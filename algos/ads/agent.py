@@ -175,8 +175,8 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     num_envs = spec.num_envs
     demos = jnp.asarray(demos, jnp.float32)
     demo_next = demos[:, 1:]  # [M, T, D]: what each step's reward reads
-    demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input).reshape(
-        -1, 2 * spec.obs_size if config.disc_input == "transition" else spec.obs_size)
+    demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
+    demo_pairs = demo_pairs.reshape(-1, demo_pairs.shape[-1])  # GAIfO's expert inputs
     capacity = min(int(config.replay_capacity), int(config.total_env_steps))
     buffer = replay.make(capacity, num_envs, config.batch_size, config.nstep)
     num_updates = updates_per_iteration(config, num_envs, horizon)
@@ -206,8 +206,9 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
         x = gaifo.features(traj.obs, traj.next_obs, config.disc_input)
         return gaifo.logit(carry.discriminator.params, x, disc_hidden), jnp.zeros((num_envs,))
 
-    def play(env_state_key: jax.Array, policy, key: jax.Array) -> Transition:
-        _, traj = rollout_from(env, policy, env.reset(env_state_key), key, horizon)
+    def play(reset_key: jax.Array, policy, key: jax.Array) -> Transition:
+        """One whole episode in each environment, from a fresh reset: [T, N] leaves."""
+        _, traj = rollout_from(env, policy, env.reset(reset_key), key, horizon)
         return traj
 
     def init(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
