@@ -33,7 +33,7 @@ import envs
 from algos import evaluation
 from algos.aime import bco
 from envs import datasets, push
-from experiments import cli, record, watchdog
+from experiments import cli, compare, record
 from worldmodels import training as wm_training
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "ads.py")
@@ -56,14 +56,7 @@ def ensure_data(c: ml_collections.ConfigDict) -> Path:
 
 
 def run_method(name: str, root: Path, config_args: list[str]) -> pd.DataFrame:
-    """One launcher run in a child process under the watchdog (it resumes where it stopped)."""
-    workdir = root / name
-    args = ["-m", "experiments.run", *config_args, *(f"--config.agent.{k}={v}" for k, v in METHODS[name].items()),
-            f"--config.workdir={workdir}"]
-    code = watchdog.run_watched(args)
-    if code != 0:
-        raise RuntimeError(f"the {name} run failed (exit code {code}); rerun to resume it")
-    return pd.read_parquet(workdir / "metrics.parquet").assign(method=name)
+    return compare.run_method(name, root, config_args, {f"agent.{k}": v for k, v in METHODS[name].items()})
 
 
 def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_collections.ConfigDict) -> dict:
@@ -88,30 +81,15 @@ def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_
     return {"return": np.asarray(returns).mean(1).tolist(), "success": np.asarray(success).mean(1).tolist()}
 
 
-def _curve(ax, frame: pd.DataFrame, y: str, label: str, color: str) -> None:
-    table = frame.pivot_table(index="env_steps", columns="member", values=y)
-    mean, std = table.mean(axis=1), table.std(axis=1, ddof=0)
-    ax.plot(table.index, mean, color=color, label=label)
-    ax.fill_between(table.index, mean - std, mean + std, color=color, alpha=0.15)
-
-
 def report(c, root: Path, frames: dict[str, pd.DataFrame], bco_result: dict | None, expert: dict) -> dict:
     has_success = all("eval_success" in f for f in frames.values())
     ys = (["eval_success"] if has_success else []) + ["eval_return"]
-    fig = Figure(figsize=(5.2 * len(ys), 3.6))
-    axes = np.atleast_1d(fig.subplots(1, len(ys)))
-    for ax, y in zip(axes, ys):
-        for i, (name, frame) in enumerate(frames.items()):
-            _curve(ax, frame, y, name, f"C{i}")
-        if bco_result is not None:
-            ax.axhline(np.mean(bco_result[y.removeprefix("eval_")]), color="C3", ls=":", label="bco (no interaction)")
-        ax.axhline(expert[y.removeprefix("eval_")], color="k", ls="--", lw=0.8, label="expert")
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel(y.replace("_", " ") + " (deterministic, per evaluation)")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{c.task}: {c.num_seeds} seeds, mean ± std", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(root / "curves.png", dpi=120)
+    hlines = [("expert", {y: expert[y.removeprefix("eval_")] for y in ys}, dict(color="k", ls="--", lw=0.8))]
+    if bco_result is not None:
+        hlines.insert(0, ("bco (no interaction)", {y: float(np.mean(bco_result[y.removeprefix("eval_")])) for y in ys},
+                          dict(color="C3", ls=":")))
+    compare.plot_curves(frames, ys, root / "curves.png", f"{c.task}: {c.num_seeds} seeds, mean ± std "
+                        "(deterministic evaluations)", hlines)
 
     if "ads" in frames:
         seed0 = frames["ads"][frames["ads"].member == 0]
@@ -129,21 +107,11 @@ def report(c, root: Path, frames: dict[str, pd.DataFrame], bco_result: dict | No
 
     results = {"task": c.task, "num_seeds": c.num_seeds, "env_steps": int(c.agent.total_env_steps), "expert": expert,
                "methods": {}}
+    per_method, rows = compare.summarise(frames, ys)
+    results["methods"].update(per_method)
     lines = [f"{c.task}, {c.num_seeds} seeds, {c.agent.total_env_steps:,} environment steps; the last evaluation "
              f"({c.env.num_envs} deterministic episodes per seed) and the mean over the last quarter of training", "",
-             "| method | " + " | ".join(f"{y.removeprefix('eval_')} (last) | {y.removeprefix('eval_')} (last quarter)"
-                                        for y in ys) + " |",
-             "|---|" + "---:|" * (2 * len(ys))]
-    for name, frame in frames.items():
-        last_it = frame.iteration.max()
-        entry, cells = {}, []
-        for y in ys:
-            per_seed_last = frame[frame.iteration == last_it].sort_values("member")[y].to_numpy()
-            tail = frame[frame.iteration > 0.75 * last_it].groupby("member")[y].mean().to_numpy()
-            entry[y] = {"last": per_seed_last.tolist(), "last_quarter": tail.tolist()}
-            cells += [f"{per_seed_last.mean():.2f} ± {per_seed_last.std():.2f}", f"{tail.mean():.2f} ± {tail.std():.2f}"]
-        results["methods"][name] = entry
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+             *rows]
     if bco_result is not None:
         results["methods"]["bco"] = bco_result
         cells = []
