@@ -55,8 +55,8 @@ def ensure_data(c: ml_collections.ConfigDict) -> Path:
     return embodiment
 
 
-def run_method(name: str, root: Path, config_args: list[str]) -> pd.DataFrame:
-    return compare.run_method(name, root, config_args, {f"agent.{k}": v for k, v in METHODS[name].items()})
+def run_method(name: str, root: Path, config_args: list[str], c: ml_collections.ConfigDict) -> pd.DataFrame:
+    return compare.run_method(name, root, config_args, {f"agent.{k}": v for k, v in METHODS[name].items()}, c)
 
 
 def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_collections.ConfigDict) -> dict:
@@ -133,7 +133,7 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
     embodiment = ensure_data(c)
     root = Path(c.workdir or f"runs/ads_{c.task}")
     root.mkdir(parents=True, exist_ok=True)
-    frames = {m: run_method(m, root, config_args) for m in methods if m in METHODS}
+    frames = {m: run_method(m, root, config_args, c) for m in methods if m in METHODS}
     bco_config = bco.default_config()
     bco_config.stack, bco_config.idm_updates, bco_config.policy_updates = 1, 5_000, 5_000
     bco_result = run_bco(c, embodiment, bco_config) if "bco" in methods else None

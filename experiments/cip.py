@@ -92,7 +92,7 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
     root = Path(c.workdir or f"runs/cip_{c.task}")
     root.mkdir(parents=True, exist_ok=True)
-    frames = {m: compare.run_method(m, root, config_args, METHODS[m]) for m in methods}
+    frames = {m: compare.run_method(m, root, config_args, METHODS[m], c) for m in methods}
     results = report(c, root, frames)
     print((root / "table.md").read_text())
     return results

@@ -8,19 +8,32 @@ and report with `plot_curves` and `summarise`.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import ml_collections
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments import watchdog
+from experiments import run, sweep, watchdog
 
 
-def run_method(name: str, root: Path, config_args: Sequence[str], overrides: Mapping[str, Any]) -> pd.DataFrame:
-    """`python -m experiments.run <config_args> --config.<k>=<v>...` in `root/name`; its metrics, with `method`."""
+def run_method(name: str, root: Path, config_args: Sequence[str], overrides: Mapping[str, Any],
+               config: ml_collections.ConfigDict | None = None) -> pd.DataFrame:
+    """`python -m experiments.run <config_args> --config.<k>=<v>...` in `root/name`; its metrics, with `method`.
+
+    `config`: the config `config_args` give; when `root/name` already holds its finished run (with the
+    overrides), that run is read instead of started again (a rerun would only restore and re-evaluate it).
+    """
     workdir = root / name
+    if config is not None:
+        resolved = copy.deepcopy(config)
+        for key, value in {**overrides, "workdir": str(workdir)}.items():
+            sweep.set_value(resolved, key, value)
+        if run.is_finished(resolved, workdir):
+            return pd.read_parquet(workdir / "metrics.parquet").assign(method=name)
     args = ["-m", "experiments.run", *config_args, *(f"--config.{k}={v}" for k, v in overrides.items()),
             f"--config.workdir={workdir}"]
     code = watchdog.run_watched(args)

@@ -80,6 +80,22 @@ def member_sharding(num_members: int, num_devices: int = 0) -> jax.sharding.Shar
 OPERATIONAL = ("checkpoint_interval_s", "keep_checkpoints", "num_devices", "eval_episodes", "log.")
 
 
+def config_differences(config: ml_collections.ConfigDict, workdir: Path) -> list[str] | None:
+    """The settings (not `OPERATIONAL` ones) where `config` differs from the run in `workdir`; None if none is there."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return None
+    flat_saved = results.flatten_config(json.loads(path.read_text()), skip_grid=False)
+    flat_new = results.flatten_config(json.loads(config.to_json_best_effort()), skip_grid=False)
+    return sorted(k for k in flat_saved.keys() | flat_new.keys()
+                  if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
+
+
+def is_finished(config: ml_collections.ConfigDict, workdir: Path) -> bool:
+    """Whether `workdir` holds this config's run, trained and evaluated to the end."""
+    return (workdir / "summary.json").exists() and config_differences(config, workdir) == []
+
+
 def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     """Write config.json, or check that the run already there has the same config.
 
@@ -87,18 +103,14 @@ def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     ones). A different device count still resumes, though XLA may then round the
     sharded members' arithmetic differently (see the README).
     """
+    differ = config_differences(config, workdir)
+    if differ:
+        raise validation.ConfigError(
+            f"{workdir} holds a run with a different config (differs at {differ}). Rerun with its "
+            "config to resume it, or choose another directory with --config.workdir=..."
+        )
     resolved = json.loads(config.to_json_best_effort())
     path = workdir / "config.json"
-    if path.exists():
-        flat_saved = results.flatten_config(json.loads(path.read_text()), skip_grid=False)
-        flat_new = results.flatten_config(resolved, skip_grid=False)
-        differ = sorted(k for k in flat_saved.keys() | flat_new.keys()
-                        if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
-        if differ:
-            raise validation.ConfigError(
-                f"{workdir} holds a run with a different config (differs at {differ}). Rerun with its "
-                "config to resume it, or choose another directory with --config.workdir=..."
-            )
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(resolved, indent=2))

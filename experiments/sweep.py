@@ -52,15 +52,16 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list]:
     return grid
 
 
-def _set(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+def set_value(config: ml_collections.ConfigDict, dotted: str, value: Any) -> None:
+    """`config.<dotted> = value`, refusing a key the config lacks; a list becomes a tuple where a tuple is."""
     *path, leaf = dotted.split(".")
     node = config
     for part in path:
         if part not in node:
-            raise validation.ConfigError(f"grid key {dotted!r}: the config has no section {part!r}")
+            raise validation.ConfigError(f"config key {dotted!r}: the config has no section {part!r}")
         node = node[part]
     if leaf not in node:
-        raise validation.ConfigError(f"grid key {dotted!r} is not in the config; valid keys here: {sorted(node.keys())}")
+        raise validation.ConfigError(f"config key {dotted!r} is not in the config; valid keys here: {sorted(node.keys())}")
     if isinstance(node[leaf], tuple) and isinstance(value, list):
         value = tuple(value)
     node[leaf] = value
@@ -89,7 +90,7 @@ def plan(config: ml_collections.ConfigDict, grid: Mapping[str, list], seeds: int
         assignment = dict(zip(structural, combo))
         program = ml_collections.ConfigDict(config.to_dict())
         for key, value in assignment.items():
-            _set(program, key, value)
+            set_value(program, key, value)
         for key, values in numeric.items():
             program.grid[key.split(".", 1)[1]] = [float(v) for v in values]
         program.num_seeds = seeds

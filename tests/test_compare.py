@@ -42,3 +42,24 @@ def test_cip_report_writes_a_table_with_the_final_evaluations(tmp_path):
     assert table[2].startswith("| method | final eval (per seed) | episode return (last) |")
     assert table[5].startswith("| sac | 20.0 ± 8.2 (10, 20, 30) |")
     assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "structure.png").stat().st_size > 0
+
+
+def test_a_finished_run_with_the_same_config_is_read_not_rerun(tmp_path):
+    from experiments import run
+    from experiments.configs import cip as cip_config
+
+    c = cip_config.get_config()
+    done = cip_config.get_config()
+    done.agent.parts_on, done.agent.reset_interval, done.workdir = 0.0, 0, str(tmp_path / "sac")
+    (tmp_path / "sac").mkdir()
+    (tmp_path / "sac" / "config.json").write_text(done.to_json_best_effort())
+    _frame(np.ones((4, 3))).to_parquet(tmp_path / "sac" / "metrics.parquet")
+    assert not run.is_finished(done, tmp_path / "sac")  # no summary yet: resumable, not finished
+    (tmp_path / "sac" / "summary.json").write_text("{}")
+    assert run.is_finished(done, tmp_path / "sac")
+    other = cip_config.get_config()
+    other.workdir = str(tmp_path / "sac")
+    assert run.config_differences(other, tmp_path / "sac") == ["agent.parts_on", "agent.reset_interval"]
+    # the child would fail on this made-up directory; reading the finished run starts none
+    frame = compare.run_method("sac", tmp_path, ["--config=unused"], cip.METHODS["sac"], c)
+    assert len(frame) == 12 and set(frame.method) == {"sac"}
