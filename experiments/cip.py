@@ -1,7 +1,7 @@
 """CIP against SAC, the released code's behaviour and the ablations, on one task, same seeds and budget.
 
     python -m experiments.cip --config=experiments/configs/cip.py \\
-        [--methods=cip,sac,released,no_augmentation,no_empowerment,no_weights] [--config.task=WalkerWalk]
+        [--methods=cip,sac,released,no_augmentation,no_empowerment,no_weights,cip_reward_last] [--config.task=WalkerWalk]
 
 Each method is the same config with overrides (`METHODS`), one launcher run
 (`experiments.run`: vmapped seeds, checkpoints, resumes) in a child process that
@@ -37,6 +37,8 @@ METHODS = {
     "no_augmentation": {"agent.augment_fraction": 0},
     "no_empowerment": {"agent.empowerment_scale": 0},
     "no_weights": {"agent.entropy_weighting": 0},
+    # CIP with the cheaper discovery: the reward has no children, one adaptive lasso of r on (s, a)
+    "cip_reward_last": {"agent.discovery": "reward_last"},
 }
 
 
