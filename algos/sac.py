@@ -162,8 +162,9 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
     """One critic update, and (every `actor_update_interval`) an actor, temperature and target update.
 
     `seq` is a `Transition` of sampled sequences [B, nstep] from `algos.replay`.
-    `actor_bonus(actor_params, state, batch) -> (bonus, info)` is subtracted from the
-    actor loss (CIP's empowerment); `log_prob_weights` [A] weight the entropy terms.
+    `actor_bonus(actor_params, state, batch, key) -> (bonus, info)` is subtracted from the
+    actor loss (CIP's empowerment); its key is its own, so SAC's sampling is unchanged by
+    it. `log_prob_weights` [A] weight the entropy terms.
     """
     hp = state.hp
     tx = state.tx
@@ -178,7 +179,7 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
         loss, info = actor_loss(actor_params, s, batch.obs, k_actor, log_prob_weights)
         if actor_bonus is None:
             return loss, info
-        bonus, bonus_info = actor_bonus(actor_params, s, batch)
+        bonus, bonus_info = actor_bonus(actor_params, s, batch, jax.random.fold_in(k_actor, 1))
         return loss - bonus, {**info, **bonus_info}
 
     def actor_and_temperature(s: SACState) -> tuple[SACState, dict]:

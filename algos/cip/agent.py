@@ -14,8 +14,9 @@ reward. Between discoveries, each update:
 - weights SAC's per-dimension log-probabilities by w_a (blended by
   `entropy_weighting`: 1 the paper's, 0 plain SAC) in the critic target, the actor loss
   and the temperature loss (ACE's causality-aware entropy);
-- trains an inverse model q(a | s, s') by maximum likelihood, and gives the actor the
-  bonus lambda * E[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] on replayed (s, a, s'),
+- trains an inverse model q(a | s, s') by maximum likelihood on replayed (s, a, s'), and
+  gives the actor the bonus lambda * E[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] with
+  (s, s') from replay and a ~ pi(.|s) reparameterised (a weighted -KL(pi || q)),
   lambda = `empowerment_scale` * alpha after `empowerment_warmup` updates;
 - every `reset_interval` updates (past `reset_first`), ACE's gradient-dormancy reset: with
   beta the fraction of the actor's hidden neurons whose weight-gradient norm is below
@@ -174,6 +175,21 @@ def inverse_loss(params, state: CIPState, obs, next_obs, unit_action) -> jax.Arr
     return -jnp.mean(jnp.sum(inverse_log_prob(state, params, obs, next_obs, unit_action), axis=-1))
 
 
+def empowerment_bonus(state: CIPState, sac_state: sac.SACState, actor_params, obs: jax.Array, next_obs: jax.Array,
+                      w_a: jax.Array, key: jax.Array) -> jax.Array:
+    """E_{a ~ pi(.|s)}[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] over a batch of replayed (s, s') [B, S].
+
+    a is the policy's reparameterised sample, so with unit weights this is -KL(pi || q) <= 0:
+    it pulls the policy towards the actions that reach s'. Taken at the replayed actions
+    instead, -log pi(a_replay|s) has no upper bound: the policy runs from them and its
+    entropy diverges (it did, on CheetahRun at ~35k updates).
+    """
+    mean, log_std = sac_state.actor.apply(actor_params, obs)
+    action, log_pi = networks.tanh_gaussian_sample(mean, log_std, key)
+    log_q = inverse_log_prob(state, jax.lax.stop_gradient(state.inverse_params), obs, next_obs, action)
+    return jnp.mean(jnp.sum(w_a * (log_q - log_pi), axis=-1))
+
+
 def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
     """One CIP update on sampled sequences `seq` [B, nstep] (see the module docstring).
 
@@ -187,12 +203,8 @@ def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
     w_a = _action_weights(state)
     coef = jnp.where(state.sac.updates >= state.empowerment_warmup, hp["parts_on"] * hp["empowerment_scale"], 0.0)
 
-    def empowerment(actor_params, s: sac.SACState, batch: offpolicy.NStepBatch):
-        unit = sac.unit_action(s, batch.action)
-        mean, log_std = s.actor.apply(actor_params, batch.obs)
-        log_pi = networks.tanh_gaussian_log_prob(mean, log_std, unit)
-        log_q = jax.lax.stop_gradient(inverse_log_prob(state, state.inverse_params, batch.obs, batch.next_obs, unit))
-        bonus = jnp.mean(jnp.sum(w_a * (log_q - log_pi), axis=-1))
+    def empowerment(actor_params, s: sac.SACState, batch: offpolicy.NStepBatch, k: jax.Array):
+        bonus = empowerment_bonus(state, s, actor_params, batch.obs, batch.next_obs, w_a, k)
         return coef * jax.lax.stop_gradient(jnp.exp(s.log_alpha)) * bonus, {"empowerment": bonus}
 
     sac_state, info = sac.update(state.sac, seq, key, w_a, empowerment)
