@@ -1,16 +1,17 @@
 """CIP against SAC, the released code's behaviour and the ablations, on one task, same seeds and budget.
 
     python -m experiments.cip --config=experiments/configs/cip.py \\
-        [--methods=cip,sac,released,no_augmentation,no_empowerment,no_weights,cip_reward_last] [--config.task=WalkerWalk]
+        [--methods=cip,sac,released,no_augmentation,no_empowerment,no_weights,cip_reward_last,
+         reward_last_no_empowerment] [--config.task=WalkerWalk]
 
 Each method is the same config with overrides (`METHODS`), one launcher run
 (`experiments.run`: vmapped seeds, checkpoints, resumes) in a child process that
 `experiments.watchdog` restarts if XLA:CPU wedges. Rerunning the command resumes
-unfinished runs and restores finished ones.
+unfinished runs and reads finished ones.
 
 Writes, under `runs/cip_<task>/`: one run directory per method, `results.json`,
 `table.md`, `curves.png` (training episode return against environment steps, mean ±
-std over seeds) and `structure.png` (what discovery kept over training, CIP's seeds).
+std over seeds) and `structure.png` (what discovery kept over training, per method).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ METHODS = {
     "no_weights": {"agent.entropy_weighting": 0},
     # CIP with the cheaper discovery: the reward has no children, one adaptive lasso of r on (s, a)
     "cip_reward_last": {"agent.discovery": "reward_last"},
+    # its discovery-driven parts alone (augmentation and weights): isolates them from the empowerment bonus
+    "reward_last_no_empowerment": {"agent.discovery": "reward_last", "agent.empowerment_scale": 0},
 }
 
 
@@ -47,19 +50,22 @@ def final_evaluation(root: Path, name: str) -> list[float]:
     return pd.read_parquet(root / name / "eval.parquet").sort_values("member").eval_return.tolist()
 
 
-def plot_structure(frame: pd.DataFrame, path: Path, task: str) -> None:
-    """The state dimensions discovery kept as causes of the reward, and the largest action weight."""
+def plot_structure(frames: dict[str, pd.DataFrame], path: Path, task: str) -> None:
+    """Per method, what discovery kept over training: the state dimensions kept as causes of the reward
+    (all of them: none found) and the largest action weight (1: uniform), mean and range over seeds."""
     fig = Figure(figsize=(9, 3.2))
     axes = fig.subplots(1, 2)
-    for member, rows in frame.groupby("member"):
-        axes[0].plot(rows.env_steps, rows.causal_state_dims, label=f"seed {member}")
-        axes[1].plot(rows.env_steps, rows.max_action_weight, label=f"seed {member}")
+    for i, (name, frame) in enumerate(frames.items()):
+        for ax, y in zip(axes, ["causal_state_dims", "max_action_weight"]):
+            table = frame.pivot_table(index="env_steps", columns="member", values=y).sort_index()
+            ax.plot(table.index, table.mean(axis=1), color=f"C{i}", label=name)
+            ax.fill_between(table.index, table.min(axis=1), table.max(axis=1), color=f"C{i}", alpha=0.15)
     axes[0].set_ylabel("state dims kept (drive the reward)")
     axes[1].set_ylabel("largest action weight w_a")
     for ax in axes:
         ax.set_xlabel("environment steps")
         ax.legend(fontsize=8)
-    fig.suptitle(f"CIP's discovered structure over training on {task}", fontsize=9)
+    fig.suptitle(f"Discovered structure over training on {task} (the released control skips discovery)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -67,21 +73,22 @@ def plot_structure(frame: pd.DataFrame, path: Path, task: str) -> None:
 def report(c: ml_collections.ConfigDict, root: Path, frames: dict[str, pd.DataFrame]) -> dict:
     compare.plot_curves(frames, ["episode_return"], root / "curves.png",
                         f"{c.task}: {c.num_seeds} seeds, mean ± std; training episodes (stochastic policy), "
-                        f"{c.env.num_envs} envs", smooth=3)
-    if "cip" in frames:
-        plot_structure(frames["cip"], root / "structure.png", c.task)
+                        f"{c.env.num_envs} envs")
+    plot_structure(frames, root / "structure.png", c.task)
     per_method, rows = compare.summarise(frames, ["episode_return"])
-    rows[0] = rows[0].replace(" |", " | final eval (per seed) |", 1)
-    rows[1] += "---:|"
+    rows[0] = rows[0].replace(" |", " | final eval (per seed) | training episodes, mean (area under the curve) |", 1)
+    rows[1] += "---:|---:|"
     results = {"task": c.task, "num_seeds": c.num_seeds, "env_steps": int(c.agent.total_env_steps), "methods": {}}
-    for i, name in enumerate(frames, start=2):
+    for i, (name, frame) in enumerate(frames.items(), start=2):
         evals = final_evaluation(root, name)
-        results["methods"][name] = {**per_method[name], "final_eval": evals}
+        area = frame.dropna(subset=["episode_return"]).groupby("member").episode_return.mean().to_numpy()
+        results["methods"][name] = {**per_method[name], "final_eval": evals, "training_mean": area.tolist()}
         head, rest = rows[i].split(" | ", 1)
-        rows[i] = f"{head} | {np.mean(evals):.1f} ± {np.std(evals):.1f} ({', '.join(f'{e:.0f}' for e in evals)}) | {rest}"
+        rows[i] = (f"{head} | {np.mean(evals):.1f} ± {np.std(evals):.1f} ({', '.join(f'{e:.0f}' for e in evals)}) | "
+                   f"{area.mean():.1f} ± {area.std():.1f} | {rest}")
     lines = [f"{c.task}, {c.num_seeds} seeds, {c.agent.total_env_steps:,} environment steps "
              f"({c.agent.learning_starts:,} random); final evaluation: {c.eval_episodes} deterministic episodes "
-             "per seed; episode return: training episodes, last and mean over the last quarter", "", *rows]
+             "per seed; training episodes: the stochastic policy's returns after the random prefill", "", *rows]
     (root / "results.json").write_text(json.dumps(results, indent=2))
     (root / "table.md").write_text("\n".join(lines) + "\n")
     return results

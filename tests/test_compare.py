@@ -39,8 +39,8 @@ def test_cip_report_writes_a_table_with_the_final_evaluations(tmp_path):
     results = cip.report(c, tmp_path, frames)
     assert results["methods"]["cip"]["final_eval"] == [30.0, 50.0, 40.0]
     table = (tmp_path / "table.md").read_text().splitlines()
-    assert table[2].startswith("| method | final eval (per seed) | episode return (last) |")
-    assert table[5].startswith("| sac | 20.0 ± 8.2 (10, 20, 30) |")
+    assert table[2].startswith("| method | final eval (per seed) | training episodes, mean (area under the curve) |")
+    assert table[5].startswith("| sac | 20.0 ± 8.2 (10, 20, 30) | ")
     assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "structure.png").stat().st_size > 0
 
 
