@@ -18,7 +18,6 @@ Writes, under `runs/ads_<task>/`: one run directory per method, `results.json`,
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import jax
@@ -26,14 +25,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 
 import envs
 from algos import evaluation
 from algos.aime import bco
 from envs import datasets, push
-from experiments import cli, compare, record
+from experiments import compare, record
 from worldmodels import training as wm_training
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "ads.py")
@@ -147,18 +145,7 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
 
 
 def main() -> None:
-    config = cli.define_config(DEFAULT_CONFIG)
-    methods = flags.DEFINE_list("methods", ["ads", "ot", "gaifo", "bco"], "Methods to run.")
-
-    def _main(argv: list[str]) -> None:
-        del argv
-        logging.set_verbosity(logging.WARNING)
-        config_args = [a for a in sys.argv[1:] if a.startswith("--config")]
-        if not any(a.startswith("--config=") for a in config_args):
-            config_args.insert(0, f"--config={DEFAULT_CONFIG}")
-        main_run(config.value, methods.value, config_args)
-
-    app.run(_main)
+    compare.main(DEFAULT_CONFIG, ["ads", "ot", "gaifo", "bco"], main_run)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,14 @@ std over seeds) and `structure.png` (what discovery kept over training, per meth
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, flags, logging
 from matplotlib.figure import Figure
 
-from experiments import cli, compare
+from experiments import compare
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "cip.py")
 METHODS = {
@@ -108,18 +106,7 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
 
 
 def main() -> None:
-    config = cli.define_config(DEFAULT_CONFIG)
-    methods = flags.DEFINE_list("methods", list(METHODS), "Methods to run.")
-
-    def _main(argv: list[str]) -> None:
-        del argv
-        logging.set_verbosity(logging.WARNING)
-        config_args = [a for a in sys.argv[1:] if a.startswith("--config")]
-        if not any(a.startswith("--config=") for a in config_args):
-            config_args.insert(0, f"--config={DEFAULT_CONFIG}")
-        main_run(config.value, methods.value, config_args)
-
-    app.run(_main)
+    compare.main(DEFAULT_CONFIG, list(METHODS), main_run)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,17 @@ and report with `plot_curves` and `summarise`.
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 import numpy as np
 import pandas as pd
+from absl import app, flags, logging
 from matplotlib.figure import Figure
 
-from experiments import run, sweep, watchdog
+from experiments import cli, run, sweep, watchdog
 
 
 def run_method(name: str, root: Path, config_args: Sequence[str], overrides: Mapping[str, Any],
@@ -89,3 +91,20 @@ def summarise(frames: Mapping[str, pd.DataFrame], ys: Sequence[str]) -> tuple[di
         results[name] = entry
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return results, lines
+
+
+def main(default_config: str, default_methods: Sequence[str],
+         main_run: Callable[[ml_collections.ConfigDict, list[str], list[str]], Any]) -> None:
+    """A driver's command line: `--config=...` (overrides passed on to every method's run) and `--methods=...`."""
+    config = cli.define_config(default_config)
+    methods = flags.DEFINE_list("methods", list(default_methods), "Methods to run.")
+
+    def _main(argv: list[str]) -> None:
+        del argv
+        logging.set_verbosity(logging.WARNING)
+        config_args = [a for a in sys.argv[1:] if a.startswith("--config")]
+        if not any(a.startswith("--config=") for a in config_args):
+            config_args.insert(0, f"--config={default_config}")
+        main_run(config.value, methods.value, config_args)
+
+    app.run(_main)
