@@ -44,24 +44,22 @@ def run_method(name: str, root: Path, config_args: Sequence[str], overrides: Map
     return pd.read_parquet(workdir / "metrics.parquet").assign(method=name)
 
 
-def curve(ax, frame: pd.DataFrame, y: str, label: str, color: str, smooth: int = 1) -> None:
+def curve(ax, frame: pd.DataFrame, y: str, label: str, color: str) -> None:
     """Mean ± std over members of `y` against environment steps (rows where `y` is NaN left out)."""
     table = frame.pivot_table(index="env_steps", columns="member", values=y).sort_index()
-    if smooth > 1:
-        table = table.rolling(smooth, min_periods=1).mean()
     mean, std = table.mean(axis=1), table.std(axis=1, ddof=0)
     ax.plot(table.index, mean, color=color, label=label)
     ax.fill_between(table.index, mean - std, mean + std, color=color, alpha=0.15)
 
 
 def plot_curves(frames: Mapping[str, pd.DataFrame], ys: Sequence[str], path: Path, title: str,
-                hlines: Sequence[tuple[str, Mapping[str, float], Mapping[str, Any]]] = (), smooth: int = 1) -> None:
+                hlines: Sequence[tuple[str, Mapping[str, float], Mapping[str, Any]]] = ()) -> None:
     """One panel per metric in `ys`, one band per method; `hlines`: (label, {metric: value}, line style)."""
     fig = Figure(figsize=(5.2 * len(ys), 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(ys)))
     for ax, y in zip(axes, ys):
         for i, (name, frame) in enumerate(frames.items()):
-            curve(ax, frame, y, name, f"C{i}", smooth)
+            curve(ax, frame, y, name, f"C{i}")
         for label, values, style in hlines:
             if y in values:
                 ax.axhline(values[y], label=label, **style)
