@@ -16,6 +16,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+# The name of the vmap axis over independent members (seeds x hyperparameters) of one
+# program: `jax.vmap(train, axis_name=MEMBER_AXIS)`. The auto-reset uses it to keep its
+# reset a branch under vmapped members (see `envs.wrappers.AutoReset`).
+MEMBER_AXIS = "members"
+
 
 @struct.dataclass
 class State:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from envs import normalization
-from envs.core import Environment, EnvSpec, State, check_action
+from envs.core import MEMBER_AXIS, Environment, EnvSpec, State, check_action
 
 RESET_MODES = ("full", "cached", "none")
 
@@ -135,6 +135,14 @@ class EpisodeLimit(Wrapper):
         )
 
 
+def _any_over_members(flag: jax.Array) -> jax.Array:
+    """`flag` of any member of an enclosing `MEMBER_AXIS` vmap (then unbatched); `flag` itself outside one."""
+    try:
+        return jax.lax.psum(flag.astype(jnp.int32), MEMBER_AXIS) > 0
+    except NameError:  # not inside a vmap with that axis name
+        return flag
+
+
 class AutoReset(Wrapper):
     """Start a new episode on the step after which `done` is set.
 
@@ -152,15 +160,15 @@ class AutoReset(Wrapper):
 
     Wrapped around a `VmapWrapper`, a "full" reset is computed only on steps where
     some environment finished (`lax.cond` on the batch), rather than on every step
-    as a per-environment select would. Under a further outer `vmap` (seeds) the
-    predicate is batched and the cond becomes a select that computes a full reset on
-    every step. Where the reset is costly that dominates: Playground's CheetahRun
-    settles its model for 200 physics steps in `reset`, and 2 vmapped seeds of it stepped
-    60x slower on a CPU (12.1 s against 0.19 s for 100 steps of 8 environments). Making
-    the predicate common to the members (a `psum` over a named seed axis) keeps the
-    branch, but on XLA:CPU (jax 0.10.2) such programs with 3 or more members then
-    deadlocked at 0% CPU, so it is not done. With vmapped seeds on such tasks use
-    "cached" (a select of a stored state: cheap), or train the seeds as separate programs.
+    as a per-environment select would. Under a further outer `vmap` (seeds) a batched
+    predicate would turn the cond into a select that computes a full reset on every
+    step: Playground's CheetahRun settles its model for 200 physics steps in `reset`,
+    and 2 vmapped seeds of it stepped 60x slower on a CPU that way (12.1 s against 0.19 s
+    for 100 steps of 8 environments). So when that vmap is named `MEMBER_AXIS`
+    (`jax.vmap(train, axis_name=envs.core.MEMBER_AXIS)`, as the launcher does), the
+    predicate is shared by the members (any member's environment ended) and the cond
+    stays a branch. Results are the same either way: a member whose environments did not
+    end keeps its state, and the reset keys advance every step regardless.
     """
 
     OWN_INFO = ("final_obs", "reset_key", "first_state")
@@ -216,7 +224,7 @@ class AutoReset(Wrapper):
             return _select(nxt.done > 0, restarted, nxt)
 
         if self.mode == "full" and self._batched:
-            return jax.lax.cond(jnp.any(nxt.done > 0), restart, lambda n: n, nxt)
+            return jax.lax.cond(_any_over_members(jnp.any(nxt.done > 0)), restart, lambda n: n, nxt)
         out = restart(nxt)
         if self.mode == "cached":
             out = out.replace(info={**out.info, "first_state": first})

@@ -1,38 +1,22 @@
 """Configs, the run launcher, the host training loop and benchmarks.
 
-Importing this package sets `--xla_cpu_enable_concurrency_optimized_scheduler=false`
-in XLA_FLAGS (unless XLA_FLAGS already names that flag). With XLA:CPU's default
-scheduler, some of our vmapped programs deadlock: every thread parks and
-`block_until_ready` waits forever at 0% CPU (a native backtrace on 2026-11-26 shows
-every XLA/Eigen worker waiting for work and the caller waiting on the result: a
-lost wake-up). Seen here with jax 0.10.2: the
-initialisation of SAC with its random prefill, 3 vmapped seeds on PendulumSwingup,
-hung in 8 runs of 10; with this flag it finished in 7 of 7. Turning off
-multithreaded Eigen (the fix PyAutoFit issue 1528 reports for a similar wedge) did
-not help here. The flag costs about 5% of SAC's update rate on a 2-core CPU and
-concerns only the CPU backend. It is not a complete cure: the initialisation of the
-DDPG config (`experiments/configs/ddpg.py`: 3 seeds, CartpoleBalance, 4,000 prefill
-steps) still hung in every try on 2026-11-24, also with async dispatch off in 1 of 3,
-with single-threaded Eigen, and once with a single seed while other jobs loaded the
-CPU; an unbatched single seed on an idle machine finished (2 of 2). On 2026-11-26 the
-initialisation of CIP on CheetahRun (8 envs, 2,000-10,000 prefill steps) deadlocked
-with 2, 3 and 6 vmapped members in every launcher run and in standalone runs with 3
-and 6 (it finished once with 2), with this flag, with the default scheduler, and
-with single-threaded Eigen, and with async dispatch off (6 members) alike. On
-2026-11-26 the unbatched initialisation wedged too (ADS on PointPush: 1 of 2 launcher
-runs, one member at a time); `py-spy` then shows the caller parked in a dispatch, and a
-second thread that dispatches a tiny computation parks as well, so the whole runtime
-is wedged, not one lost task. `--xla_cpu_use_xnnpack=false` did not help, and
-`--xla_cpu_use_thunk_runtime=false` is no longer supported. Open. What works: the
-launcher checkpoints and resumes bit for bit, so `experiments.watchdog` runs a command
-in a child process and restarts it when its CPU time stops growing. The launcher also
-initialises members one at a time on a CPU (`experiments.loop.init_members`). Library
-users who call the agents from their own code on a CPU may want the same setting.
+A note on XLA:CPU hangs (jax 0.10.2, 2-core machines). Our off-policy initialisations
+used to hang for good at 0% CPU (SAC 8 of 10 runs, DDPG 4 of 4, ADS and CIP in most).
+The cause, from a native backtrace (gdb) of a hung launcher run on 2026-11-26: both
+threads of XLA:CPU's intra-op pool sat in `lapack_sgeqrf_ffi` -> `ParallelBatchMap` ->
+`BlockingCounter::Wait`. A batched LAPACK kernel splits its batch over that same pool
+and waits for the pieces; two of them running at once (the QR decompositions of a
+vmapped orthogonal initialisation, one per layer) each hold one of the two threads and
+wait for work that no thread is left to run. `algos.networks.orthogonal` now builds the
+orthogonal matrices without LAPACK; with it, the vmapped initialisations of the SAC,
+DDPG and ADS PendulumSwingup configs ran 4 of 4 times each under XLA's default
+scheduler, and the same programs with `jax.nn.initializers.orthogonal` hung in 2 of 2,
+1 of 1 and 1 of 1 (`--xla_cpu_enable_concurrency_optimized_scheduler=false`, which
+this package used to set, only made the hang rarer).
+
+The same mechanism can in principle still bite wherever two batched LAPACK calls are
+independent in one program, e.g. MJX's Cholesky factorisation in two environment loops
+that do not depend on each other; keep such loops in sequence (as `algos.ads` does).
+`experiments.watchdog` stays as the safety net: it restarts a launcher child whose CPU
+time stops growing, and the launcher resumes from its checkpoint bit for bit.
 """
-
-import os
-
-_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
-if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
-

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from algos import loop
+from envs.core import MEMBER_AXIS
 from experiments.checkpoints import CheckpointStore
 
 # Metrics that are NaN by design (no episode finished in that iteration); any other
@@ -66,11 +67,13 @@ def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
     Same leaves either way ([members, ...]); XLA:CPU runs a batch-of-one program up to
     1.5x slower than the unbatched one (measured on PPO CartpoleBalance), so one
     member does not pay for the axis. The last `shared` arguments are the same for
-    every member (not batched).
+    every member (not batched). The vmap is named `MEMBER_AXIS`, which keeps the
+    environments' auto-reset a branch (`envs.wrappers.AutoReset`).
     """
     if num_members > 1:
         def batched(*args):
-            return jax.vmap(fn, in_axes=(0,) * (len(args) - shared) + (None,) * shared)(*args)
+            in_axes = (0,) * (len(args) - shared) + (None,) * shared
+            return jax.vmap(fn, in_axes=in_axes, axis_name=MEMBER_AXIS)(*args)
 
         return batched
 
@@ -84,23 +87,13 @@ def over_members(fn: Callable, num_members: int, shared: int = 0) -> Callable:
 
 def init_members(learner: loop.Learner, keys: jax.Array, hparams: Mapping[str, jax.Array] | None = None,
                  sharding: jax.sharding.Sharding | None = None) -> loop.Carry:
-    """The members' initial carries, leaves [M, ...].
+    """The members' initial carries, leaves [M, ...], from one program vmapped over `MEMBER_AXIS`.
 
-    On a CPU, one member at a time (one compiled program, run M times, each waited for)
-    and stacked: XLA:CPU wedges in off-policy initialisations (see `experiments`), more
-    often vmapped; this makes it rarer, not impossible (`experiments.watchdog` restarts
-    such runs). Elsewhere, one vmapped program.
+    The axis name matters on tasks with a costly reset: CIP's initialisation on CheetahRun
+    (10k prefill steps, 3 members, 2-core CPU) took 1.6 s so, 3.5 s one member at a time,
+    and 223 s vmapped without the name (see `envs.wrappers.AutoReset`).
     """
-    num_members = keys.shape[0]
-    if jax.default_backend() != "cpu" or num_members == 1:
-        return jax.jit(over_members(learner.init, num_members), out_shardings=sharding)(keys, hparams)
-    one = jax.jit(learner.init)
-    member = lambda tree, i: None if tree is None else jax.tree.map(lambda x: x[i], tree)  # noqa: E731
-    # one program at a time: XLA:CPU programs that run concurrently on a small thread pool
-    # are where the wedges have been seen
-    carries = [jax.block_until_ready(one(keys[i], member(hparams, i))) for i in range(num_members)]
-    carry = jax.tree.map(lambda *xs: jnp.stack(xs), *carries)
-    return jax.device_put(carry, sharding) if sharding is not None else carry
+    return jax.jit(over_members(learner.init, keys.shape[0]), out_shardings=sharding)(keys, hparams)
 
 
 def run_chunks(

@@ -250,3 +250,27 @@ def test_batched_auto_reset_restarts_only_finished_envs(mode):
         np.testing.assert_array_equal(state.obs[jnp.array([0, 2])], first_obs[jnp.array([0, 2])])
     else:
         assert not np.allclose(state.obs[jnp.array([0, 2])], first_obs[jnp.array([0, 2])])
+
+
+def test_auto_reset_under_named_member_vmap_is_a_branch_with_the_same_results():
+    env, spec = envs.make("PointReachTerminal", num_envs=2, episode_length=40, reset_mode="full")
+    # member 0's environments head out and terminate; member 1's stand still and only time out
+    pushes = jnp.array([[[1.0, 1.0], [1.0, -1.0]], [[0.0, 0.0], [0.0, 0.0]]])
+
+    def rollout(key, push):
+        def step(state, _):
+            state = env.step(state, push)
+            return state, (state.obs, state.done, state.truncated, state.info["final_obs"])
+        return jax.lax.scan(step, env.reset(key), None, length=60)[1]
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 2)
+    named = jax.vmap(rollout, axis_name=envs.core.MEMBER_AXIS)
+    unnamed = jax.vmap(rollout)
+    for a, b in zip(jax.jit(named)(keys, pushes), jax.jit(unnamed)(keys, pushes)):
+        np.testing.assert_array_equal(a, b)
+    _, done, truncated, _ = jax.jit(named)(keys, pushes)
+    assert float(done[0].sum()) > 0 and float(truncated[0].sum()) == 0  # member 0 terminates
+    assert float(truncated[1].sum()) > 0  # member 1 times out at other steps
+    # the reset stays a branch only where the members share the predicate
+    assert "cond" in str(jax.make_jaxpr(named)(keys, pushes))
+    assert "cond" not in str(jax.make_jaxpr(unnamed)(keys, pushes))

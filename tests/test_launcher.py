@@ -249,8 +249,9 @@ def test_sharded_members_equal_the_unsharded_run(tmp_path):
         a = pd.read_parquet(out[0].workdir / "metrics.parquet")
         b = pd.read_parquet(out[1].workdir / "metrics.parquet")
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-5, atol=1e-6)
+        # float32 rounding: XLA:CPU blocks a batch of 4 members and 4 batches of one differently
         for x, y in zip(jax.tree.leaves(out[0].carry.agent), jax.tree.leaves(out[1].carry.agent)):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-5)
         print("exact" if a.equals(b) else "close", "SHARDED-OK")
     """)
     env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"}

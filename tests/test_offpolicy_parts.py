@@ -126,3 +126,20 @@ def test_gradient_step_equals_optax_adam_and_polyak():
     updates, _ = ref_tx.update(grads, ref_tx.init(params), params)
     np.testing.assert_allclose(p["w"], optax.apply_updates(params, updates)["w"], rtol=1e-6)
     np.testing.assert_allclose(optim.polyak({"w": jnp.zeros(2)}, params, 0.1)["w"], [0.1, -0.2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(20, 64), (64, 64), (64, 1), (3, 4, 5)])
+def test_orthogonal_init_matches_jax_without_lapack(shape):
+    key = jax.random.PRNGKey(7)
+    ours = networks.orthogonal(1.5)(key, shape)
+    np.testing.assert_allclose(ours, jax.nn.initializers.orthogonal(1.5)(key, shape, jnp.float32), atol=2e-5)
+    flat = np.asarray(ours).reshape(-1, shape[-1]) / 1.5
+    small = min(flat.shape)
+    gram = flat.T @ flat if flat.shape[0] >= flat.shape[1] else flat @ flat.T
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-5)
+    # the vmapped initialisation of a network: no LAPACK kernel left (two batched LAPACK
+    # kernels at once deadlock XLA:CPU's intra-op pool on small machines, see `experiments`)
+    critic = networks.EnsembleCritic(hidden_sizes=(32, 32))
+    hlo = jax.jit(jax.vmap(lambda k: critic.init(k, jnp.zeros((1, 3)), jnp.zeros((1, 1))))).lower(
+        jax.random.split(key, 3)).as_text()
+    assert "lapack" not in hlo and "custom_call" not in hlo

@@ -226,7 +226,8 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
         explore = random_policy(spec)
 
         def prefill_round(r, carry):
-            # one loop, each round after the last: XLA:CPU has wedged on independent loops run side by side
+            # one loop, each round after the last: independent loops of batched LAPACK calls (MJX's
+            # Cholesky) can deadlock XLA:CPU's thread pool (see `experiments`)
             k_reset, k_roll = jax.random.split(jax.random.fold_in(k_fill, r))
             traj = play(k_reset, explore, k_roll)
             if config.reward == "ot" and config.auto_scale:  # the scale is set once, from the first episodes
