@@ -168,3 +168,22 @@ def test_the_regulariser_vanishes_on_data_the_model_fits_exactly(point):
     g_off = float(jax.grad(regulariser)(1.5))
     assert abs(g_off) > 1.0
     assert abs(g_exact) < 1e-4 * abs(g_off), (g_exact, g_off)
+
+
+def test_ilfo_baseline_reads_the_latest_evaluation_at_each_step_and_refuses_other_runs(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from experiments import aime_v2 as aime_v2_driver
+
+    config = {"algo": "ads", "task": "PendulumSwingup",
+              "agent": {"demos": "d.npz", "reward": "ot", "discount_schedule": "fixed"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    rows = [dict(member=m, env_steps=s, eval_return=10.0 * m + s / 1000) for m in (0, 1) for s in (3000, 5000, 9000)]
+    pd.DataFrame(rows).to_parquet(tmp_path / "metrics.parquet")
+    out = aime_v2_driver.ilfo_baseline(str(tmp_path), "PendulumSwingup", "d.npz", [0, 4000, 8000, 9000])
+    np.testing.assert_array_equal(out["eval_return"], [[np.nan, 3.0, 5.0, 9.0], [np.nan, 13.0, 15.0, 19.0]])
+    with pytest.raises(ValueError, match="discount_schedule"):
+        (tmp_path / "config.json").write_text(json.dumps({**config, "agent": {**config["agent"], "discount_schedule": "ads"}}))
+        aime_v2_driver.ilfo_baseline(str(tmp_path), "PendulumSwingup", "d.npz", [0])
