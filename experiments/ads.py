@@ -3,7 +3,8 @@
     python -m experiments.ads --config=experiments/configs/ads.py [--methods=ads,ot,gaifo,bco]
 
 Methods: `ads` (OT reward, scheduled discount), `ot` (OT reward, fixed discount 0.99:
-the paper's main baseline), `gaifo` (a discriminator on (s, s'), fixed discount), each
+the paper's main baseline), `gaifo` (a discriminator on (s, s'), fixed discount),
+`ddpg_env` (the same DDPG learner on the task's own reward: an oracle, not imitation), each
 one launcher run (`experiments.run`: vmapped seeds, checkpoints, resumes) in a child
 process that `experiments.watchdog` restarts if XLA:CPU wedges, and `bco`
 (BCO(0) from `algos.aime.bco`: an inverse model learnt on the embodiment dataset labels
@@ -39,6 +40,7 @@ METHODS = {
     "ads": dict(reward="ot", discount_schedule="ads"),
     "ot": dict(reward="ot", discount_schedule="fixed"),
     "gaifo": dict(reward="gaifo", discount_schedule="fixed"),
+    "ddpg_env": dict(reward="env", discount_schedule="fixed"),  # oracle: the task's reward, no imitation
 }
 
 

@@ -135,3 +135,15 @@ def test_point_push_needs_the_reach_before_the_push():
     random = datasets.record(env, envs.random_policy(env.spec), jax.random.PRNGKey(1), 8, "embodiment")
     puck = np.asarray(random.obs[:, :, 2:4])
     assert np.abs(puck - puck[:, :1]).max() < 1e-6
+
+
+def test_env_reward_oracle_stores_the_task_reward():
+    env, demos = _setup()
+    carry = jax.jit(agent.make_learner(_config(reward="env"), env, demos).init)(jax.random.PRNGKey(2))
+    stored = carry.buffer.experience  # [num_envs, slots, ...]; the prefill filled the first T slots
+    next_obs, reward = np.asarray(stored.next_obs[:, :HORIZON]), np.asarray(stored.reward[:, :HORIZON])
+    radius = toy.PointReach().goal_radius  # envs.make("PointReach") uses the default
+    # PointReach: r = 1 - min(|goal - pos|, 2 radius) / radius, and next_obs = [pos, goal - pos]
+    expected = 1.0 - np.minimum(np.linalg.norm(next_obs[..., 2:], axis=-1), 2 * radius) / radius
+    np.testing.assert_allclose(reward, expected, atol=1e-5)
+    assert np.ptp(reward) > 0.1  # random play: the reward varies

@@ -13,7 +13,9 @@ runs (every second step), which here happens between episodes instead.
     (`algos.ads.ot_reward`), with the ADS code's automatic scale set once from the
     first (random) episodes;
   - "gaifo": the logit of a discriminator on (s, s') pairs (`algos.ads.gaifo`), trained
-    once per agent update on demonstration and replay transitions.
+    once per agent update on demonstration and replay transitions;
+  - "env": the task's own reward, no imitation: an oracle that tells whether the same
+    learner solves the task at all within the budget.
 
 `config.discount_schedule` picks the discount:
   - "ads": gamma = alpha^(1/p) from the progress p of the progress recogniser
@@ -50,7 +52,7 @@ from envs import datasets
 from envs.core import Environment
 from envs.rollout import Transition, random_policy, rollout_from
 
-REWARDS = ("ot", "gaifo")
+REWARDS = ("ot", "gaifo", "env")
 SCHEDULES = ("ads", "fixed")
 
 
@@ -203,6 +205,8 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
         if config.reward == "ot":
             out = jax.vmap(lambda e: ot_reward.ot_reward(e, demo_next, carry.ot_scale, **ot_kwargs))(episodes)
             return out.rewards.T, out.score
+        if config.reward == "env":
+            return traj.reward, jnp.zeros((num_envs,))
         x = gaifo.features(traj.obs, traj.next_obs, config.disc_input)
         return gaifo.logit(carry.discriminator.params, x, disc_hidden), jnp.zeros((num_envs,))
 
