@@ -8,10 +8,10 @@ i's world model and policy): `full` (regulariser and surrogate reward), `no_regu
 `no_reward`, `plain` (online fine-tuning with neither). The likelihood model for the
 surrogate reward is trained first (action-free, on the same demonstrations). The policy
 is evaluated before any interaction (zero-shot AIME) and every `eval_every` iterations.
-With `--config.ilfo_run=<run>`, a finished OT + DDPG launcher run (`algos.ads` with a
-fixed discount, e.g. `runs/ads_PendulumSwingup/ot` from `python -m experiments.ads
---config=experiments/configs/ads_pendulum.py`) joins the table and plot as the ILfO
-baseline at the same online steps. Every stage checkpoints per chunk and resumes bit for bit. Writes `<workdir>/<variant>/eval.json`
+With `--config.ilfo_run=<run>[,<run>...]`, finished OT + DDPG or GAIfO + DDPG launcher
+runs (`algos.ads` with a fixed discount, e.g. `runs/ads_PendulumSwingup/ot` from
+`python -m experiments.ads --config=experiments/configs/ads_pendulum.py`) join the table
+and plot as ILfO baselines at the same online steps. Every stage checkpoints per chunk and resumes bit for bit. Writes `<workdir>/<variant>/eval.json`
 and, across the variants run, `<workdir>/curves.png` and `<workdir>/table.md`.
 """
 
@@ -122,26 +122,32 @@ def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likel
     return result
 
 
+ILFO_LABELS = {"ot": "OT + DDPG", "gaifo": "GAIfO + DDPG"}
+
+
 def ilfo_baseline(run_dir: str, task: str, demos: str, env_steps: list[int]) -> dict:
-    """The OT + DDPG baseline (a finished `algos.ads` launcher run with a fixed discount) at `env_steps`.
+    """An ILfO baseline of the ADS driver (a finished `algos.ads` launcher run with the OT or GAIfO
+    reward and a fixed discount) at `env_steps`.
 
     Its evaluation return at each of AIME-v2's steps is the latest evaluation at or before
     it (NaN before its first). The run must be on the same task, from the same
-    demonstrations, with the OT reward and a fixed discount; it starts from nothing (no
-    world model, no embodiment data), under the same online budget.
+    demonstrations; it starts from nothing (no world model, no embodiment data), under
+    the same online budget.
     """
     config = json.loads((Path(run_dir) / "config.json").read_text())
     agent = config.get("agent", {})
-    wrong = {k: v for k, v in {"algo": config.get("algo"), "task": config.get("task"), "demos": agent.get("demos"),
-                               "reward": agent.get("reward"), "discount_schedule": agent.get("discount_schedule")}.items()
-             if v != {"algo": "ads", "task": task, "demos": demos, "reward": "ot", "discount_schedule": "fixed"}[k]}
+    found = {"algo": config.get("algo"), "task": config.get("task"), "demos": agent.get("demos"),
+             "reward": agent.get("reward"), "discount_schedule": agent.get("discount_schedule")}
+    wanted = {"algo": "ads", "task": task, "demos": demos, "reward": tuple(ILFO_LABELS), "discount_schedule": "fixed"}
+    wrong = {k: v for k, v in found.items() if not (v in wanted[k] if isinstance(wanted[k], tuple) else v == wanted[k])}
     if wrong:
-        raise ValueError(f"ilfo_run {run_dir} is not the OT + DDPG baseline of this task and demonstrations: {wrong}")
+        raise ValueError(f"ilfo_run {run_dir} is not an OT or GAIfO baseline (fixed discount) of this task and "
+                         f"demonstrations: {wrong}")
     metrics = pd.read_parquet(Path(run_dir) / "metrics.parquet")
     table = metrics.pivot_table(index="env_steps", columns="member", values="eval_return").sort_index()
     per_seed = [[table[m][table.index <= s].iloc[-1] if (table.index <= s).any() else np.nan for s in env_steps]
                 for m in table.columns]
-    return {"variant": "OT + DDPG (fixed discount, no world model)", "env_steps": list(env_steps),
+    return {"variant": f"{ILFO_LABELS[found['reward']]} (no world model)", "env_steps": list(env_steps),
             "eval_return": per_seed, "ilfo_run": run_dir}
 
 
@@ -189,10 +195,9 @@ def main_run(c: ml_collections.ConfigDict) -> list[dict]:
     likelihood, likelihood_params = likelihood_stage(c, setup, workdir)
     results = [run_variant(c, v, setup, wm_params, policy_params, likelihood, likelihood_params, workdir)
                for v in variants]
-    if c.ilfo_run:
-        expert = results[0]["expert_return"]
-        results.append({**ilfo_baseline(c.ilfo_run, setup.task, setup.config.demos, results[0]["env_steps"]),
-                        "expert_return": expert})
+    for run_dir in [r.strip() for r in c.ilfo_run.split(",") if r.strip()]:
+        results.append({**ilfo_baseline(run_dir, setup.task, setup.config.demos, results[0]["env_steps"]),
+                        "expert_return": results[0]["expert_return"]})
     report(results, workdir, setup.task)
     print((workdir / "table.md").read_text())
     return results

@@ -184,6 +184,7 @@ def test_ilfo_baseline_reads_the_latest_evaluation_at_each_step_and_refuses_othe
     pd.DataFrame(rows).to_parquet(tmp_path / "metrics.parquet")
     out = aime_v2_driver.ilfo_baseline(str(tmp_path), "PendulumSwingup", "d.npz", [0, 4000, 8000, 9000])
     np.testing.assert_array_equal(out["eval_return"], [[np.nan, 3.0, 5.0, 9.0], [np.nan, 13.0, 15.0, 19.0]])
+    assert out["variant"].startswith("OT + DDPG")
     with pytest.raises(ValueError, match="discount_schedule"):
         (tmp_path / "config.json").write_text(json.dumps({**config, "agent": {**config["agent"], "discount_schedule": "ads"}}))
         aime_v2_driver.ilfo_baseline(str(tmp_path), "PendulumSwingup", "d.npz", [0])

@@ -14,7 +14,7 @@ def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.aime_run = ""
     c.variants = "full,no_regulariser,no_reward,plain"
-    c.ilfo_run = ""  # a finished OT + DDPG run (algos.ads, fixed discount) on the same task and demos: a baseline
+    c.ilfo_run = ""  # finished OT/GAIfO + DDPG runs (algos.ads, fixed discount), comma-separated: baselines
     c.chunk_updates = 250  # for the likelihood model's training
     c.workdir = ""  # empty: runs/aime_v2_<task>_<AIME run name>
     c.agent = aime_v2.default_config()
