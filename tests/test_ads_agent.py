@@ -122,6 +122,8 @@ def test_refuses_demonstrations_that_do_not_fit_the_task():
         agent.make_learner(_config(), env, demos[:1])
     with pytest.raises(ValueError, match="reward must be one of"):
         agent.make_learner(_config(reward="airl"), env, demos)
+    with pytest.raises(ValueError, match=r"ot_features \[4\] are not observation dimensions"):
+        agent.make_learner(_config(ot_features=(0, 4)), env, demos)
 
 
 def test_point_push_needs_the_reach_before_the_push():

@@ -70,6 +70,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.reward = "ot"
     c.discount_schedule = "ads"
     c.ot_cost = "euclidean"  # the code's "features" mode; "cosine" is its pixel-feature default
+    c.ot_features = ()  # observation dimensions the OT cost (and the progress recogniser) compare; () = all
     c.ot_scale = ot_reward.SCALE
     c.auto_scale = True
     c.auto_scale_factor = 10.0
@@ -109,6 +110,9 @@ def check_inputs(config, env: Environment, demos: jax.Array) -> int:
         raise ValueError(f"config.discount_schedule must be one of {SCHEDULES}, got {config.discount_schedule!r}")
     if config.ot_cost not in ot_reward.COSTS:
         raise ValueError(f"config.ot_cost must be one of {tuple(ot_reward.COSTS)}, got {config.ot_cost!r}")
+    bad = [i for i in config.ot_features if not 0 <= int(i) < spec.obs_size]
+    if bad:
+        raise ValueError(f"config.ot_features {bad} are not observation dimensions of {spec.name} (0..{spec.obs_size - 1})")
     horizon = spec.max_episode_steps
     if demos.ndim != 3 or demos.shape[1] != horizon + 1 or demos.shape[2] != spec.obs_size:
         raise ValueError(
@@ -176,7 +180,12 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     spec = env.spec
     num_envs = spec.num_envs
     demos = jnp.asarray(demos, jnp.float32)
-    demo_next = demos[:, 1:]  # [M, T, D]: what each step's reward reads
+    dims = tuple(int(i) for i in config.ot_features) or tuple(range(demos.shape[-1]))
+
+    def ot_view(x: jax.Array) -> jax.Array:
+        return x[..., jnp.asarray(dims)]
+
+    demo_next = ot_view(demos[:, 1:])  # [M, T, D']: what each step's OT reward reads
     demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
     demo_pairs = demo_pairs.reshape(-1, demo_pairs.shape[-1])  # GAIfO's expert inputs
     capacity = min(int(config.replay_capacity), int(config.total_env_steps))
@@ -201,7 +210,7 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
 
     def imitation_rewards(carry: Carry, traj: Transition) -> tuple[jax.Array, jax.Array]:
         """Per-step imitation rewards [T, N] of whole episodes, and their unscaled OT totals [N]."""
-        episodes = traj.next_obs.swapaxes(0, 1)  # [N, T, D]
+        episodes = ot_view(traj.next_obs.swapaxes(0, 1))  # [N, T, D']
         if config.reward == "ot":
             out = jax.vmap(lambda e: ot_reward.ot_reward(e, demo_next, carry.ot_scale, **ot_kwargs))(episodes)
             return out.rewards.T, out.score
@@ -288,7 +297,7 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
             evaluation["success"] = traj.metrics["success"][-1].mean()
         new_progress = carry.progress
         if config.discount_schedule == "ads":
-            costs = episode_costs(traj.next_obs.swapaxes(0, 1), demo_next, "euclidean")
+            costs = episode_costs(ot_view(traj.next_obs.swapaxes(0, 1)), demo_next, "euclidean")
             new_progress = progress.update_progress(carry.progress, costs, ref_scores, config.max_progress_delta,
                                                     config.threshold)
         return carry.replace(evaluation=evaluation, progress=new_progress)
