@@ -81,3 +81,21 @@ def test_counterfactual_swap_keeps_causal_dimensions_and_swaps_the_rest():
     np.testing.assert_array_equal(new_next[:, [0, 2]], next_obs[:, [0, 2]])
     np.testing.assert_array_equal(new_obs[:, [1, 3, 4]], obs[partner][:, [1, 3, 4]])
     np.testing.assert_array_equal(new_next[:, [1, 3, 4]], next_obs[partner][:, [1, 3, 4]])
+
+
+def test_discovery_linear_algebra_matches_lapack_without_calling_it():
+    from algos.cip import discovery as d
+
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(4), 3)
+    X = jax.random.normal(k1, (400, 7))
+    X = X.at[:, 1].set(0.9 * X[:, 0] + 0.1 * X[:, 1])  # nearly collinear columns
+    y = X @ jnp.arange(7.0) + jax.random.normal(k2, (400,))
+    allowed = jnp.array([1, 1, 1, 0, 1, 1, 1], bool)
+    ref = np.linalg.lstsq(np.where(allowed, X, 0.0), y, rcond=None)[0]
+    np.testing.assert_allclose(d._least_squares(X, y, allowed), ref, atol=2e-3)
+    gram = X.T @ X / 400
+    top = np.linalg.eigvalsh(np.asarray(gram))[-1]
+    assert top <= float(d._largest_eigenvalue(gram)) <= 1.02 * top  # an upper bound, and tight
+    # no LAPACK kernel in the vmapped discovery: two at once hang XLA:CPU's pool (see `experiments`)
+    hlo = jax.jit(jax.vmap(lambda x: d.adaptive_lasso(x, y, allowed))).lower(jnp.stack([X, X])).as_text()
+    assert "lapack" not in hlo

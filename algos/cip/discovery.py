@@ -75,11 +75,51 @@ def causal_order(x: jax.Array, valid: jax.Array | None = None) -> jax.Array:
     return jnp.where(jnp.arange(d) < count, order, rest[jnp.clip(jnp.arange(d) - count, 0, d - 1)])
 
 
-def _lasso_fista(X: jax.Array, y: jax.Array, penalty: jax.Array, lam: jax.Array, iterations: int) -> jax.Array:
-    """argmin 1/(2n) |y - X b|^2 + lam * sum_k penalty_k |b_k| by FISTA (penalty inf: b_k = 0)."""
+# No LAPACK below: under vmapped members XLA:CPU runs a LAPACK call as a batched kernel
+# that waits on its own thread pool, and two at once (this module's eigenvalue and
+# least-squares calls are independent) hung a 2-core machine for good (gdb, 2026-11-26:
+# `lapack_sgesdd_ffi` and `lapack_ssyevd_ffi`, each in `ParallelBatchMap`; see `experiments`).
+
+
+def _largest_eigenvalue(gram: jax.Array, iterations: int = 100) -> jax.Array:
+    """The largest eigenvalue of a symmetric PSD [p, p] matrix by power iteration, with a 1%
+    margin so that 1 / it stays a safe FISTA step."""
+    v = jnp.linspace(1.0, 2.0, gram.shape[0])
+
+    def body(_, v):
+        w = gram @ v
+        return w / jnp.maximum(jnp.linalg.norm(w), _EPS)
+
+    v = jax.lax.fori_loop(0, iterations, body, v / jnp.linalg.norm(v))
+    return 1.01 * v @ gram @ v
+
+
+def _solve_spd(a: jax.Array, b: jax.Array) -> jax.Array:
+    """x with a x = b, a [p, p] symmetric positive definite: Gauss-Jordan elimination (no
+    pivoting needed for SPD), matrix-vector operations only."""
+    m = jnp.concatenate([a, b[:, None]], axis=1)
+
+    def body(k, m):
+        row = m[k] / m[k, k]
+        return (m - jnp.outer(m[:, k], row)).at[k].set(row)
+
+    return jax.lax.fori_loop(0, a.shape[0], body, m)[:, -1]
+
+
+def _least_squares(X: jax.Array, y: jax.Array, allowed: jax.Array, ridge: float = 1e-6) -> jax.Array:
+    """OLS of y on the allowed columns of X [n, p] (others 0), with a tiny ridge against collinearity."""
     n = X.shape[0]
-    lipschitz = jnp.maximum(jnp.linalg.eigvalsh(X.T @ X / n)[-1], _EPS)
-    step = 1.0 / lipschitz
+    X = jnp.where(allowed[None, :], X, 0.0)
+    gram = X.T @ X + jnp.diag(jnp.where(allowed, ridge * n, 1.0))
+    return jnp.where(allowed, _solve_spd(gram, X.T @ y), 0.0)
+
+
+def _lasso_fista(X: jax.Array, y: jax.Array, penalty: jax.Array, lam: jax.Array, iterations: int,
+                 lipschitz: jax.Array) -> jax.Array:
+    """argmin 1/(2n) |y - X b|^2 + lam * sum_k penalty_k |b_k| by FISTA (penalty inf: b_k = 0);
+    `lipschitz`: an upper bound on the largest eigenvalue of X^T X / n."""
+    n = X.shape[0]
+    step = 1.0 / jnp.maximum(lipschitz, _EPS)
 
     def body(_, carry):
         b, z, t = carry
@@ -105,11 +145,12 @@ def adaptive_lasso(X: jax.Array, y: jax.Array, allowed: jax.Array, num_lambdas: 
     n = X.shape[0]
     Xs = jnp.where(allowed[None, :], _standardise(X), 0.0)
     ys = y - y.mean()
-    ols = jnp.linalg.lstsq(Xs, ys)[0]
+    ols = _least_squares(Xs, ys, allowed)
     penalty = jnp.where(allowed, 1.0 / jnp.maximum(jnp.abs(ols), _EPS), jnp.inf)
     top = jnp.max(jnp.where(allowed, jnp.abs(Xs.T @ ys) / n / penalty, 0.0))
     lams = top * jnp.logspace(0, -4, num_lambdas)
-    coefs = jax.vmap(lambda lam: _lasso_fista(Xs, ys, penalty, lam, iterations))(lams)  # [L, p]
+    lipschitz = _largest_eigenvalue(Xs.T @ Xs / n)
+    coefs = jax.vmap(lambda lam: _lasso_fista(Xs, ys, penalty, lam, iterations, lipschitz))(lams)  # [L, p]
     rss = jnp.sum((ys[None, :] - coefs @ Xs.T) ** 2, axis=1)
     dof = jnp.sum(jnp.abs(coefs) > 1e-8, axis=1)
     bic = n * jnp.log(rss / n + _EPS) + dof * jnp.log(n)
