@@ -14,9 +14,14 @@ scheduler, and the same programs with `jax.nn.initializers.orthogonal` hung in 2
 1 of 1 and 1 of 1 (`--xla_cpu_enable_concurrency_optimized_scheduler=false`, which
 this package used to set, only made the hang rarer).
 
-The same mechanism can in principle still bite wherever two batched LAPACK calls are
-independent in one program, e.g. MJX's Cholesky factorisation in two environment loops
-that do not depend on each other; keep such loops in sequence (as `algos.ads` does).
+The same mechanism bites wherever two batched LAPACK calls are independent in one
+program. It did again in CIP's causal discovery (WalkerWalk, 3 members, at the 30k-step
+discovery, 3 watchdog restarts in a row): one pool thread in `lapack_sgesdd_ffi`
+(`lstsq`), the other in `lapack_ssyevd_ffi` (`eigvalsh`), both in `ParallelBatchMap`;
+`algos.cip.discovery` now does its small linear algebra without LAPACK. What is left
+is MJX's Cholesky factorisation in the physics step; keep environment loops that do not
+depend on each other in sequence (as `algos.ads` does). Tests check that the lowered
+vmapped initialisation and discovery hold no LAPACK call.
 `experiments.watchdog` stays as the safety net: it restarts a launcher child whose CPU
 time stops growing, and the launcher resumes from its checkpoint bit for bit.
 """
