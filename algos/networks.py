@@ -105,10 +105,13 @@ class GaussianActorCritic(nn.Module):
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     init_log_std: float = 0.0
+    # 0.01: a near-zero initial mean, so early actions are the Gaussian's noise alone;
+    # ~1: a random state-dependent controller from the start (as Brax's PPO initialises)
+    actor_out_scale: float = 0.01
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        mean = MLP(self.hidden_sizes, self.action_dim, self.activation, out_scale=0.01, name="actor")(obs)
+        mean = MLP(self.hidden_sizes, self.action_dim, self.activation, out_scale=self.actor_out_scale, name="actor")(obs)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
         value = MLP(self.hidden_sizes, 1, self.activation, out_scale=1.0, name="critic")(obs)
         return mean, log_std, value[..., 0]

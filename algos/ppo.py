@@ -47,6 +47,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.hidden_sizes = (64, 64)
     c.activation = "tanh"
     c.init_log_std = -0.5
+    c.actor_out_scale = 0.01  # initial scale of the policy mean's last layer (orthogonal init)
     return c
 
 
@@ -86,7 +87,7 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     """Parameters, optimiser and observation statistics; `spec` may be batched."""
     net = networks.GaussianActorCritic(
         action_dim=spec.action_size, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-        init_log_std=config.init_log_std,
+        init_log_std=config.init_log_std, actor_out_scale=float(config.actor_out_scale),
     )
     params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
     anneal = num_iterations(config, spec.num_envs or 1) * config.update_epochs * config.num_minibatches

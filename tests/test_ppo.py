@@ -84,3 +84,15 @@ def test_ppo_learns_pointreach_and_seeds_vmap(pointreach_config):
         carries.agent.params,
         single_carry.agent.params,
     )
+
+
+@pytest.mark.parametrize("scale", [0.01, 1.0])
+def test_actor_out_scale_sets_the_policy_means_last_layer(scale):
+    """Orthogonal init: every singular value of the mean's last kernel equals the scale; the value head keeps 1."""
+    _, spec = envs.make("PointReach", episode_length=25, num_envs=4)
+    config = ppo.default_config()
+    config.actor_out_scale = scale
+    params = ppo.init(jax.random.PRNGKey(0), spec, config).params["params"]
+    last = lambda tree: tree[sorted(tree, key=lambda k: int(k.split("_")[-1]))[-1]]["kernel"]  # noqa: E731
+    np.testing.assert_allclose(np.linalg.svd(np.asarray(last(params["actor"])), compute_uv=False), scale, rtol=1e-4)
+    np.testing.assert_allclose(np.linalg.svd(np.asarray(last(params["critic"])), compute_uv=False), 1.0, rtol=1e-4)

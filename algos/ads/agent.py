@@ -180,10 +180,10 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     spec = env.spec
     num_envs = spec.num_envs
     demos = jnp.asarray(demos, jnp.float32)
-    dims = tuple(int(i) for i in config.ot_features) or tuple(range(demos.shape[-1]))
+    dims = tuple(int(i) for i in config.ot_features)
 
     def ot_view(x: jax.Array) -> jax.Array:
-        return x[..., jnp.asarray(dims)]
+        return x[..., jnp.asarray(dims)] if dims else x  # all features: no gather
 
     demo_next = ot_view(demos[:, 1:])  # [M, T, D']: what each step's OT reward reads
     demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
