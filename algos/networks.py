@@ -117,6 +117,28 @@ class GaussianActorCritic(nn.Module):
         return mean, log_std, value[..., 0]
 
 
+class TanhNormalActorCritic(nn.Module):
+    """Brax's PPO policy: a = tanh(u), u ~ N(loc, scale^2), scale = softplus(.) + `min_scale`, state-dependent.
+
+    Returns `(loc [.., A], log_scale [.., A], value [..])` of the Gaussian *before* the tanh.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    actor_out_scale: float = 1.0
+    min_scale: float = 1e-3
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        out = MLP(self.hidden_sizes, 2 * self.action_dim, self.activation, out_scale=self.actor_out_scale,
+                  name="actor")(obs)
+        loc, raw = jnp.split(out, 2, axis=-1)
+        log_scale = jnp.log(jax.nn.softplus(raw) + self.min_scale)
+        value = MLP(self.hidden_sizes, 1, self.activation, out_scale=1.0, name="critic")(obs)
+        return loc, log_scale, value[..., 0]
+
+
 def gaussian_log_prob(mean: jax.Array, log_std: jax.Array, x: jax.Array) -> jax.Array:
     """Log-density of a diagonal Gaussian, summed over the last axis."""
     z = (x - mean) * jnp.exp(-log_std)

@@ -48,6 +48,13 @@ def default_config() -> ml_collections.ConfigDict:
     c.activation = "tanh"
     c.init_log_std = -0.5
     c.actor_out_scale = 0.01  # initial scale of the policy mean's last layer (orthogonal init)
+    # "gaussian": a = mean + exp(log_std) eps, a state-independent log-std, clipped by the
+    # environment; "tanh_normal": Brax's PPO policy, a = tanh(u), u ~ N(loc, softplus(.) + 1e-3),
+    # state-dependent (`init_log_std` then plays no part)
+    c.policy = "gaussian"
+    # clip the value update to +-clip_eps around the old value (PPO2/PureJaxRL); Brax does not.
+    # The clip is in the scaled return's units, so it throttles the critic when returns are large.
+    c.clip_value = True
     return c
 
 
@@ -61,10 +68,13 @@ class PPOState:
     obs_stats: normalization.RunningStats
     hp: dict
     updates: jax.Array
-    net: networks.GaussianActorCritic = struct.field(pytree_node=False)
+    net: networks.GaussianActorCritic | networks.TanhNormalActorCritic = struct.field(pytree_node=False)
+    action_low: float = struct.field(pytree_node=False)
+    action_high: float = struct.field(pytree_node=False)
     normalize_obs: bool = struct.field(pytree_node=False)
     max_grad_norm: float = struct.field(pytree_node=False)
     anneal_updates: int = struct.field(pytree_node=False)  # 0: constant learning rate
+    clip_value: bool = struct.field(pytree_node=False, default=True)
 
     @property
     def tx(self):
@@ -85,17 +95,22 @@ def num_iterations(config, num_envs: int) -> int:
 
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> PPOState:
     """Parameters, optimiser and observation statistics; `spec` may be batched."""
-    net = networks.GaussianActorCritic(
-        action_dim=spec.action_size, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
-        init_log_std=config.init_log_std, actor_out_scale=float(config.actor_out_scale),
-    )
+    sizes = dict(action_dim=spec.action_size, hidden_sizes=tuple(config.hidden_sizes), activation=config.activation,
+                 actor_out_scale=float(config.actor_out_scale))
+    if config.policy == "gaussian":
+        net = networks.GaussianActorCritic(**sizes, init_log_std=config.init_log_std)
+    elif config.policy == "tanh_normal":
+        net = networks.TanhNormalActorCritic(**sizes)
+    else:
+        raise ValueError(f"config.policy must be 'gaussian' or 'tanh_normal', got {config.policy!r}")
     params = net.init(key, jnp.zeros(spec.obs_shape, jnp.float32))
     anneal = num_iterations(config, spec.num_envs or 1) * config.update_epochs * config.num_minibatches
     state = PPOState(
         params=params, opt_state=None, obs_stats=normalization.init(spec.obs_shape),
         hp=hp_lib.resolve(config, HPARAMS, hparams), updates=jnp.zeros((), jnp.int32), net=net,
+        action_low=float(spec.action_low), action_high=float(spec.action_high),
         normalize_obs=bool(config.normalize_obs), max_grad_norm=float(config.max_grad_norm),
-        anneal_updates=anneal if config.anneal_lr else 0,
+        anneal_updates=anneal if config.anneal_lr else 0, clip_value=bool(config.clip_value),
     )
     return state.replace(opt_state=state.tx.init(params))
 
@@ -104,12 +119,36 @@ def _normalize(agent: PPOState, obs: jax.Array) -> jax.Array:
     return normalization.normalize(agent.obs_stats, obs) if agent.normalize_obs else obs
 
 
+def _squashed(agent: PPOState) -> bool:
+    return isinstance(agent.net, networks.TanhNormalActorCritic)
+
+
 def act(agent: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
-    """Sample (or, deterministic, the mean) action, unclipped; environments clip."""
+    """Sample (or, deterministic, the mode's) action.
+
+    Gaussian policy: unclipped (environments clip). Tanh-normal: tanh(u) mapped onto the action box.
+    """
     mean, log_std, _ = agent.net.apply(agent.params, _normalize(agent, obs))
-    if deterministic:
-        return mean
-    return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    u = mean if deterministic else mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    if _squashed(agent):
+        return networks.to_action_box(jnp.tanh(u), agent.action_low, agent.action_high)
+    return u
+
+
+def _log_prob(agent: PPOState, mean: jax.Array, log_std: jax.Array, action: jax.Array) -> jax.Array:
+    """log pi(action) [..], the action as `act` returned it."""
+    if _squashed(agent):
+        unit = 2.0 * (action - agent.action_low) / (agent.action_high - agent.action_low) - 1.0
+        return networks.tanh_gaussian_log_prob(mean, log_std, unit).sum(-1)
+    return networks.gaussian_log_prob(mean, log_std, action)
+
+
+def _entropy(agent: PPOState, mean: jax.Array, log_std: jax.Array, key: jax.Array) -> jax.Array:
+    """The policy's entropy [..]; for the tanh-normal, Brax's one-sample estimate -log pi(a), a ~ pi."""
+    if _squashed(agent):
+        _, log_prob = networks.tanh_gaussian_sample(mean, log_std, key)
+        return -log_prob.sum(-1)
+    return networks.gaussian_entropy(log_std)
 
 
 def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[PPOState, dict]:
@@ -122,7 +161,7 @@ def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[P
     next_obs = _normalize(agent, traj.next_obs)
     mean, log_std, values = apply(agent.params, obs)
     _, _, next_values = apply(agent.params, next_obs)
-    old_log_prob = networks.gaussian_log_prob(mean, log_std, traj.action)
+    old_log_prob = _log_prob(agent, mean, log_std, traj.action)
     advantages, targets = gae(
         traj.reward * hp["reward_scaling"], values, next_values, traj.terminated, traj.done,
         hp["gamma"], hp["gae_lambda"],
@@ -132,23 +171,26 @@ def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[P
     batch = jax.tree.map(lambda x: x.reshape((batch_size, *x.shape[2:])), batch)
     clip_eps = hp["clip_eps"]
 
-    def loss_fn(params, mb):
+    def loss_fn(params, mb, k):
         o, a, logp_old, v_old, adv, tgt = mb
         mean, log_std, v = apply(params, o)
-        logp = networks.gaussian_log_prob(mean, log_std, a)
+        logp = _log_prob(agent, mean, log_std, a)
         ratio = jnp.exp(logp - logp_old)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         policy_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * adv).mean()
-        v_clipped = v_old + jnp.clip(v - v_old, -clip_eps, clip_eps)
-        value_loss = 0.5 * jnp.maximum((v - tgt) ** 2, (v_clipped - tgt) ** 2).mean()
-        entropy = networks.gaussian_entropy(log_std).mean()
+        value_loss = (v - tgt) ** 2
+        if agent.clip_value:
+            v_clipped = v_old + jnp.clip(v - v_old, -clip_eps, clip_eps)
+            value_loss = jnp.maximum(value_loss, (v_clipped - tgt) ** 2)
+        value_loss = 0.5 * value_loss.mean()
+        entropy = _entropy(agent, mean, log_std, k).mean()
         total = policy_loss + hp["value_coef"] * value_loss - hp["entropy_coef"] * entropy
         return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy,
                        "approx_kl": ((ratio - 1) - jnp.log(ratio)).mean()}
 
-    def minibatch_step(carry, mb):
+    def minibatch_step(carry, mb_and_key):
         params, opt_state, updates = carry
-        grads, info = jax.grad(loss_fn, has_aux=True)(params, mb)
+        grads, info = jax.grad(loss_fn, has_aux=True)(params, *mb_and_key)
         lr = hp["learning_rate"]
         if agent.anneal_updates:
             lr = lr * jnp.clip(1.0 - updates / agent.anneal_updates, 0.0, 1.0)
@@ -157,8 +199,9 @@ def update(agent: PPOState, traj: Transition, key: jax.Array, config) -> tuple[P
 
     def epoch(carry, k):
         perm = jax.random.permutation(k, batch_size)
+        k_entropy = jax.random.fold_in(k, 1)  # only the tanh-normal's entropy estimate draws from it
         mbs = jax.tree.map(lambda x: x[perm].reshape((config.num_minibatches, -1, *x.shape[1:])), batch)
-        return jax.lax.scan(minibatch_step, carry, mbs)
+        return jax.lax.scan(minibatch_step, carry, (mbs, jax.random.split(k_entropy, config.num_minibatches)))
 
     (params, opt_state, updates), info = jax.lax.scan(
         epoch, (agent.params, agent.opt_state, agent.updates), jax.random.split(key, config.update_epochs)

@@ -96,3 +96,25 @@ def test_actor_out_scale_sets_the_policy_means_last_layer(scale):
     last = lambda tree: tree[sorted(tree, key=lambda k: int(k.split("_")[-1]))[-1]]["kernel"]  # noqa: E731
     np.testing.assert_allclose(np.linalg.svd(np.asarray(last(params["actor"])), compute_uv=False), scale, rtol=1e-4)
     np.testing.assert_allclose(np.linalg.svd(np.asarray(last(params["critic"])), compute_uv=False), 1.0, rtol=1e-4)
+
+
+def test_tanh_normal_policy_stays_in_the_box_and_its_entropy_estimate_is_unbiased():
+    """Brax's policy: actions inside the box, log pi consistent with `act`, and the one-sample entropy
+    estimate averaging to the tanh-normal's entropy by numerical integration (1-D)."""
+    _, spec = envs.make("PointReach", episode_length=25, num_envs=4)
+    config = ppo.default_config()
+    config.policy, config.actor_out_scale = "tanh_normal", 1.0
+    agent = ppo.init(jax.random.PRNGKey(0), spec, config)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (4096, *spec.obs_shape)) * 3.0
+    actions = ppo.act(agent, obs, jax.random.PRNGKey(2))
+    assert float(jnp.abs(actions).max()) <= max(abs(spec.action_low), abs(spec.action_high))
+    assert float(actions.std()) > 0.3  # out_scale 1 and softplus(.) scales: broad from the start
+
+    loc, log_scale = jnp.array([[0.3]]), jnp.log(jnp.array([[0.8]]))
+    keys = jax.random.split(jax.random.PRNGKey(3), 200_000)
+    estimate = jax.vmap(lambda k: ppo._entropy(agent, loc, log_scale, k))(keys).mean()
+    u = np.linspace(-8, 8, 200_001)
+    density_u = np.exp(-0.5 * ((u - 0.3) / 0.8) ** 2) / (0.8 * np.sqrt(2 * np.pi))
+    # H(tanh u) = H(u) + E[log(1 - tanh(u)^2)]
+    exact = 0.5 * np.log(2 * np.pi * np.e * 0.8**2) + np.trapezoid(density_u * np.log1p(-np.tanh(u) ** 2), u)
+    np.testing.assert_allclose(float(estimate), exact, atol=5e-3)

@@ -48,6 +48,11 @@ def main() -> None:
     parser.add_argument("--learning_starts", type=int, default=5000)
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     parser.add_argument("--num_evals", type=int, default=4)
+    parser.add_argument("--action_repeat", type=int, default=1)
+    parser.add_argument("--reward_scaling", type=float, default=1.0)
+    parser.add_argument("--entropy_cost", type=float, default=0.0)
+    parser.add_argument("--discounting", type=float, default=0.99)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shim", action="store_true", help="stand in for jax.device_put_replicated if missing")
     args = parser.parse_args()
     shimmed = args.shim and not hasattr(jax, "device_put_replicated")
@@ -72,11 +77,13 @@ def main() -> None:
     t0 = time.perf_counter()
     if args.algo == "ppo":
         ppo.train(
-            environment=env, num_timesteps=args.steps, episode_length=args.episode_length, action_repeat=1,
+            environment=env, num_timesteps=args.steps, episode_length=args.episode_length,
+            action_repeat=args.action_repeat, reward_scaling=args.reward_scaling,
             num_envs=args.num_envs, unroll_length=args.unroll_length, batch_size=args.num_envs // args.num_minibatches,
             num_minibatches=args.num_minibatches, num_updates_per_batch=args.epochs, learning_rate=1e-3,
-            entropy_cost=0.0, discounting=0.99, gae_lambda=0.95, clipping_epsilon=0.2, normalize_observations=True,
-            num_evals=args.num_evals, num_eval_envs=16, seed=0, progress_fn=progress, deterministic_eval=True,
+            entropy_cost=args.entropy_cost, discounting=args.discounting, gae_lambda=0.95, clipping_epsilon=0.2,
+            normalize_observations=True, num_evals=args.num_evals, num_eval_envs=16, seed=args.seed,
+            progress_fn=progress, deterministic_eval=True,
             wrap_env_fn=wrapper.wrap_for_brax_training,
             network_factory=functools.partial(ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=hidden,
                                               value_hidden_layer_sizes=hidden, activation=linen.tanh),
