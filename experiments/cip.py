@@ -40,6 +40,9 @@ METHODS = {
     "cip_reward_last": {"agent.discovery": "reward_last"},
     # its discovery-driven parts alone (augmentation and weights): isolates them from the empowerment bonus
     "reward_last_no_empowerment": {"agent.discovery": "reward_last", "agent.empowerment_scale": 0},
+    # the paper asks for a sweep of the empowerment coefficient (lambda = scale x alpha; CIP's 0.01)
+    "cip_lambda_0.001": {"agent.empowerment_scale": 0.001},
+    "cip_lambda_0.0001": {"agent.empowerment_scale": 0.0001},
 }
 
 
