@@ -1,9 +1,10 @@
 """PPO on a swing-up (CartpoleSwingup; PendulumSwingup with --config.task and action repeat 4), CPU-sized.
 
 Playground's tuned PPO settings scaled down to a 2-core CPU (256 envs, not 2,048), with
-the three changes that brought our PPO level with Brax's on these tasks (README,
-"PPO on the swing-ups"): Brax's tanh-normal policy, a unit-scale initial policy mean,
-and no clip on the value loss.
+the three differences from Brax's PPO that we tried (README, "PPO on the swing-ups"):
+Brax's tanh-normal policy, a unit-scale initial policy mean, and no clip on the value
+loss. They lifted CartpoleSwingup from 222 to 532 at 3M steps; on PendulumSwingup
+every variant, Brax's own PPO included, solved only some seeds at this budget.
 
     python -m experiments.run --config=experiments/configs/ppo_swingup.py --config.num_seeds=3
 """
