@@ -18,6 +18,7 @@ need. Written as a MuJoCo Playground `MjxEnv`, always on the pure-JAX MJX backen
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -66,7 +67,17 @@ _XML = f"""
 
 
 def default_config() -> config_dict.ConfigDict:
-    return config_dict.create(ctrl_dt=0.05, sim_dt=0.01, episode_length=100, action_repeat=1, impl="jax")
+    return config_dict.create(ctrl_dt=0.05, sim_dt=0.01, episode_length=100, action_repeat=1, impl="jax",
+                              hand_start=HAND_START)
+
+
+# PointPushAround: the hand starts between the puck and the goal, where the expert's hand ends. It must
+# first leave the goal and go round the puck; the demonstrations' last states (hand beside the goal)
+# lie next to the start, so rewards for the late steps pull the agent to stay put.
+AROUND_HAND_START = (0.12, 0.05)
+AROUND_EPISODE_LENGTH = 120
+VARIANTS = {"PointPush": {}, "PointPushAround": {"hand_start": AROUND_HAND_START,
+                                                 "episode_length": AROUND_EPISODE_LENGTH}}
 
 
 class PointPush(mjx_env.MjxEnv):
@@ -80,10 +91,11 @@ class PointPush(mjx_env.MjxEnv):
         self._mj_model.opt.timestep = self.sim_dt
         self._mjx_model = mjx.put_model(self._mj_model, impl="jax")
         self._goal = jnp.asarray(GOAL)
+        self._hand_start = jnp.asarray(self._config.hand_start, jnp.float32)
 
     def reset(self, rng: jax.Array) -> mjx_env.State:
         rng, k_hand, k_puck = jax.random.split(rng, 3)
-        hand = jnp.asarray(HAND_START) + jax.random.uniform(k_hand, (2,), minval=-START_NOISE, maxval=START_NOISE)
+        hand = self._hand_start + jax.random.uniform(k_hand, (2,), minval=-START_NOISE, maxval=START_NOISE)
         puck = jnp.asarray(PUCK_START) + jax.random.uniform(k_puck, (2,), minval=-START_NOISE, maxval=START_NOISE)
         data = mjx_env.make_data(self._mj_model, qpos=jnp.concatenate([hand, puck]), impl="jax")
         data = mjx.forward(self._mjx_model, data)
@@ -121,32 +133,49 @@ class PointPush(mjx_env.MjxEnv):
         return self._mjx_model
 
 
-def scripted_expert(gain: float = 10.0, damping: float = 0.2):
+def scripted_expert(gain: float = 10.0, damping: float = 0.2, pass_by: float = 0.0):
     """A stateless expert `(obs, key) -> action`, batched like obs.
 
     It drives the hand to a point just behind the puck on the line to the goal; once
     behind the puck and within a centimetre of that line, it drives the hand to where
-    it touches a puck resting on the goal, which pushes the puck there.
+    it touches a puck resting on the goal, which pushes the puck there. A hand on the
+    goal's side of the puck (PointPushAround) first steps sideways off that line and
+    passes the puck at a clearance; it turns in once `pass_by` behind the puck's centre
+    (`SCRIPTED_EXPERTS` holds each task's setting).
     """
     goal = jnp.asarray(GOAL)
     contact = HAND_RADIUS + PUCK_RADIUS
+    clearance = contact + 0.06
 
     def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
         del key
         hand, puck, hand_vel = obs[..., 0:2], obs[..., 2:4], obs[..., 4:6]
         direction = goal - puck
         direction = direction / jnp.maximum(jnp.linalg.norm(direction, axis=-1, keepdims=True), 1e-6)
+        normal = jnp.stack([-direction[..., 1], direction[..., 0]], axis=-1)
         offset = hand - puck
         along = jnp.sum(offset * direction, axis=-1, keepdims=True)
-        lateral = jnp.linalg.norm(offset - along * direction, axis=-1, keepdims=True)
+        across = jnp.sum(offset * normal, axis=-1, keepdims=True)
+        lateral = jnp.abs(across)
+        side = jnp.where(across > 0, 1.0, -1.0)  # pass the puck on the side the hand is on (below when on the line)
         pushing = (along < 0.0) & (lateral < 0.01)
         behind = puck - (contact + 0.01) * direction
-        target = jnp.where(pushing, goal - contact * direction, behind)
+        # on the goal's side of the puck: step out to the clearance, then go back past the puck along it
+        in_front = (along > 0.0) | ((along > -pass_by) & (lateral > 0.03))
+        passing = puck + (jnp.minimum(along, 0.0) - contact - 0.02) * direction + side * clearance * normal
+        stepping_out = puck + along * direction + side * clearance * normal
+        detour = jnp.where(lateral > clearance - 0.01, passing, stepping_out)
+        target = jnp.where(pushing, goal - contact * direction, jnp.where(in_front, detour, behind))
         # on the goal the direction is ill-defined: hold still
         target = jnp.where(jnp.linalg.norm(goal - puck, axis=-1, keepdims=True) < 0.01, hand, target)
         return jnp.clip(gain * (target - hand) - damping * hand_vel, -1.0, 1.0)
 
     return policy
+
+
+# each task's scripted expert (a factory): PointPushAround's turns in behind the puck only once clear of it
+SCRIPTED_EXPERTS = {"PointPush": scripted_expert,
+                    "PointPushAround": functools.partial(scripted_expert, pass_by=HAND_RADIUS + PUCK_RADIUS + 0.01)}
 
 
 def success(obs: jax.Array) -> jax.Array:

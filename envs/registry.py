@@ -22,7 +22,7 @@ from envs.backends import BackendEnv
 from envs.core import Environment, EnvSpec
 from envs import toy, wrappers
 
-MJX_TASKS = ("PointPush",)
+MJX_TASKS = ("PointPush", "PointPushAround")
 
 BRAX_TASKS = ("halfcheetah", "hopper", "walker2d", "ant", "reacher", "pusher")
 TOY_TASKS = {
@@ -134,10 +134,11 @@ def _make_own_mjx(name: str, overrides: dict):
     from envs import push
 
     config = push.default_config()
+    config.update(push.VARIANTS[name])
     if overrides.get("impl", "jax") != "jax":
         raise ValueError(f"{name}: only the pure-JAX MJX implementation is supported (impl='jax').")
     _refuse_unknown(name, overrides, set(config.keys()) - {"episode_length", "action_repeat"})
-    base = push.PointPush(config_overrides=overrides or None)
+    base = push.PointPush(config, config_overrides=overrides or None)
     defaults = {"episode_length": int(config.episode_length), "action_repeat": int(config.action_repeat)}
     return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
 

@@ -73,7 +73,7 @@ def run_bco(c: ml_collections.ConfigDict, embodiment_path: Path, bco_config: ml_
         _, policy, _ = bco.train_bco(bco_config, k_train, embodiment, demo_seq, low, high)
         ctrl = bco.controller(bco_config, policy, spec.obs_size, action_dim, low, high)
         obs, _, reward, _ = evaluation.rollout_controller(env, ctrl, k_eval, episodes)
-        success = push.success(obs[-1]) if c.task == "PointPush" else jnp.full((episodes,), jnp.nan)
+        success = push.success(obs[-1]) if c.task in push.VARIANTS else jnp.full((episodes,), jnp.nan)
         return reward.sum(0), success
 
     keys = jax.random.split(jax.random.PRNGKey(c.seed + 7), c.num_seeds)
@@ -140,7 +140,7 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
     meta = datasets.load(c.agent.demos, kind="demonstrations").metadata
     demos = datasets.load(c.agent.demos, kind="demonstrations").obs[: c.agent.num_demos]
     expert = {"return": float(np.mean(meta["returns"][: c.agent.num_demos])),
-              "success": float(np.mean(push.success(demos[:, -1]))) if c.task == "PointPush" else float("nan")}
+              "success": float(np.mean(push.success(demos[:, -1]))) if c.task in push.VARIANTS else float("nan")}
     results = report(c, root, frames, bco_result, expert)
     print((root / "table.md").read_text())
     return results

@@ -4,7 +4,7 @@
         --embodiment=random --embodiment_episodes=50 --out=datasets/CartpoleBalance
 
 `--expert=scripted:<task>` uses a task's scripted expert instead of a trained one
-(`SCRIPTED`: PointPush's reach-then-push controller).
+(`SCRIPTED`: PointPush's and PointPushAround's reach-then-push controllers).
 
 writes `demos.npz` (kind "demonstrations": observations, with the expert's
 actions and rewards kept apart as oracle data) and `embodiment_<mode>.npz` (kind
@@ -32,7 +32,7 @@ from envs import datasets, push
 from envs.rollout import PolicyFn, random_policy
 from experiments import expert as expert_lib
 
-SCRIPTED = {"PointPush": push.scripted_expert}
+SCRIPTED = push.SCRIPTED_EXPERTS
 
 
 class _Scripted(NamedTuple):

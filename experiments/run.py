@@ -37,7 +37,9 @@ import envs
 from algos import evaluation
 from experiments import loggers as loggers_lib
 from experiments import cli, loop, plotting, results, validation
+from experiments.algorithms import ALGOS
 from experiments.checkpoints import CheckpointStore
+from experiments.configs.base import base_config
 
 
 class RunResult(NamedTuple):
@@ -191,6 +193,37 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
         print(json.dumps(summary, indent=2))
         print(f"run directory: {workdir}")
     return RunResult(workdir=workdir, carry=carry, summary=summary, members=members)
+
+
+class LoadedRun(NamedTuple):
+    config: ml_collections.ConfigDict
+    env: object  # the training environment (batched as in training)
+    learner: object  # algos.loop.Learner
+    carry: object  # the newest good checkpoint's carry, leaves [members, ...]
+    iteration: int
+
+
+def load_run(workdir: str | Path) -> LoadedRun:
+    """The newest checkpointed carry of a run directory, with the objects that made it (for
+    analysis in notebooks and scripts: e.g. `algo.act(loaded.carry.agent, ...)` under vmap)."""
+    workdir = Path(workdir)
+    stored = json.loads((workdir / "config.json").read_text())
+    config = base_config(stored["algo"], ALGOS[stored["algo"]].default_config())
+    config.update(stored)  # settings added since the run keep their defaults, which keep the old behaviour
+    algo = validation.check(config)
+    env, _ = envs.make(config.task, **config.env.to_dict())
+    learner = algo.make_learner(config.agent, env)
+    members = member_table(config)
+    keys = jax.random.split(jax.random.PRNGKey(0), len(members))  # the carry's structure only
+    hparams = {n: jnp.asarray(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
+    store = CheckpointStore(workdir / "checkpoints", keep=config.keep_checkpoints)
+    try:
+        restored = store.restore_latest(jax.eval_shape(loop.over_members(learner.init, len(members)), keys, hparams))
+    finally:
+        store.close()
+    if restored is None:
+        raise FileNotFoundError(f"{workdir} has no checkpoint that restores")
+    return LoadedRun(config, env, learner, restored.carry, restored.iteration)
 
 
 def main() -> None:

@@ -139,6 +139,25 @@ def test_point_push_needs_the_reach_before_the_push():
     assert np.abs(puck - puck[:, :1]).max() < 1e-6
 
 
+def test_point_push_around_starts_where_the_demonstrations_end():
+    """PointPushAround: the expert leaves the goal side, goes round the puck and pushes it home,
+    ending next to where it started; a hand that holds still there never moves the puck."""
+    from envs import push
+
+    env, _ = envs.make("PointPushAround", reset_mode="none")
+    assert env.spec.episode_length == push.AROUND_EPISODE_LENGTH
+    expert = datasets.record(env, push.SCRIPTED_EXPERTS["PointPushAround"](), jax.random.PRNGKey(0), 4,
+                             "demonstrations")
+    obs = np.asarray(expert.obs)
+    assert float(push.success(obs[:, -1]).mean()) == 1.0
+    hand = obs[:, :, 0:2]
+    assert (hand[:, 1:60, 0] < hand[:, :1, 0] - 0.15).any(axis=1).all()  # went back past the puck
+    assert np.linalg.norm(hand[:, -1] - hand[:, 0], axis=-1).max() < 0.1  # and ended near the start
+    still = datasets.record(env, lambda o, k: np.zeros(o.shape[:-1] + (2,), np.float32), jax.random.PRNGKey(1), 4,
+                            "embodiment")
+    assert float(push.success(np.asarray(still.obs)[:, -1]).mean()) == 0.0
+
+
 def test_env_reward_oracle_stores_the_task_reward():
     env, demos = _setup()
     carry = jax.jit(agent.make_learner(_config(reward="env"), env, demos).init)(jax.random.PRNGKey(2))

@@ -344,3 +344,20 @@ def test_wandb_logging_goes_offline_through_the_switch(tmp_path, monkeypatch):
     assert [step for step, _ in calls["log"]] == [200, 400, 600, 800] and calls["finish"] == 1
     metrics = pd.read_parquet(result.workdir / "metrics.parquet")
     assert calls["log"][0][1]["value_loss"] == pytest.approx(metrics.loc[metrics["iteration"] == 1, "value_loss"].mean())
+
+
+def test_load_run_gives_back_the_final_carry(reference):
+    """A finished run directory restores to the carry the run ended with, with the config it ran."""
+    result, _ = reference
+    loaded = run_lib.load_run(result.workdir)
+    assert loaded.config.workdir == str(result.workdir)
+    assert loaded.iteration == _final_iteration(result.workdir)
+    for a, b in zip(jax.tree.leaves(loaded.carry), jax.tree.leaves(result.carry)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _final_iteration(workdir) -> int:
+    store = checkpoints.CheckpointStore(workdir / "checkpoints")
+    step = store.steps()[-1]
+    store.close()
+    return step

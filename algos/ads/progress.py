@@ -57,14 +57,18 @@ def match_score(cost: jax.Array, p: jax.Array) -> jax.Array:
     return lis_length(jnp.argmin(masked, axis=1), p)
 
 
+def scores_by_progress(costs: jax.Array) -> jax.Array:
+    """[pairs, T, T] cost matrices -> [pairs, T]: match_score(C, k + 1) for every k."""
+    t = costs.shape[-1]
+    return jax.vmap(lambda c: jax.vmap(lambda k: match_score(c, k + 1))(jnp.arange(t)))(costs)
+
+
 def reference_scores(demo_costs: jax.Array) -> jax.Array:
     """ref[k], [T]: the median over demonstration pairs of match_score(C_ij, k + 1).
 
     `demo_costs` [pairs, T, T]: the cost matrices of every ordered pair of distinct demonstrations.
     """
-    t = demo_costs.shape[-1]
-    scores = jax.vmap(lambda c: jax.vmap(lambda k: match_score(c, k + 1))(jnp.arange(t)))(demo_costs)  # [pairs, T]
-    return jnp.percentile(scores.astype(jnp.float32), REF_PERCENTILE, axis=0)
+    return jnp.percentile(scores_by_progress(demo_costs).astype(jnp.float32), REF_PERCENTILE, axis=0)
 
 
 def initial_progress(horizon: int, start: float = PROGRESS_START) -> jax.Array:
