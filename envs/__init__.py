@@ -6,12 +6,13 @@
 """
 
 from envs.core import Environment, EnvSpec, State, check_action
-from envs.registry import BRAX_TASKS, WRAPPER_DEFAULTS, list_tasks, make
+from envs.registry import BRAX_TASKS, WRAPPER_DEFAULTS, body, list_tasks, make
 from envs.rollout import Transition, env_step, random_policy, rollout, rollout_from, zeros_policy
 
 __all__ = [
     "BRAX_TASKS",
     "WRAPPER_DEFAULTS",
+    "body",
     "Environment",
     "EnvSpec",
     "State",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from typing import Any
 
 from envs.backends import BackendEnv
@@ -49,6 +50,15 @@ def playground_tasks() -> tuple[str, ...]:
 def list_tasks() -> dict[str, tuple[str, ...]]:
     """Registered task names, grouped by source."""
     return {"playground": playground_tasks(), "brax": BRAX_TASKS, "mjx": MJX_TASKS, "toy": tuple(TOY_TASKS)}
+
+
+def body(task: str) -> str:
+    """The robot a task runs on: the DM Control tasks of one domain (WalkerWalk, WalkerRun,
+    WalkerStand) share one body and one observation layout, so data of one teach a world
+    model of the others; every other task counts as its own body."""
+    if task in playground_tasks():
+        return re.match(r"[A-Z][a-z]*", task).group(0)
+    return task
 
 
 def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:

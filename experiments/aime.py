@@ -51,7 +51,10 @@ class Setup:
         demos = datasets.load(config.demos, oracle=True, kind="demonstrations")
         embodiment = datasets.load(config.embodiment, kind="embodiment")
         dm, em = demos.metadata, embodiment.metadata
-        for key in ("task", "obs_shape", "action_shape", "action_repeat"):
+        if envs.body(dm["task"]) != envs.body(em["task"]):  # WalkerWalk's embodiment data serve WalkerRun
+            raise ValueError(f"the demonstrations ({dm['task']}, {config.demos}) and the embodiment data "
+                             f"({em['task']}, {config.embodiment}) are of different bodies")
+        for key in ("obs_shape", "action_shape", "action_repeat"):
             if dm[key] != em[key]:
                 raise ValueError(f"the demonstrations and the embodiment data disagree on {key}: "
                                  f"{dm[key]!r} ({config.demos}) vs {em[key]!r} ({config.embodiment})")

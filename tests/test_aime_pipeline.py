@@ -87,6 +87,12 @@ def test_refuses_mismatched_or_short_data(point_data, tmp_path):
     c.embodiment = str(tmp_path / "other.npz")
     with pytest.raises(ValueError, match="disagree on obs_shape"):
         aime.Setup(c)
+    env, spec = envs.make("PointReachTerminal")
+    datasets.save(datasets.record(env, random_policy(spec), jax.random.PRNGKey(1), 4, "embodiment"),
+                  tmp_path / "other_body.npz")
+    c.embodiment = str(tmp_path / "other_body.npz")
+    with pytest.raises(ValueError, match="are of different bodies"):
+        aime.Setup(c)
     c.embodiment = str(point_data / "demos.npz")
     with pytest.raises(datasets.DatasetError, match="expected 'embodiment'"):
         aime.Setup(c)

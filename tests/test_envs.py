@@ -274,3 +274,10 @@ def test_auto_reset_under_named_member_vmap_is_a_branch_with_the_same_results():
     # the reset stays a branch only where the members share the predicate
     assert "cond" in str(jax.make_jaxpr(named)(keys, pushes))
     assert "cond" not in str(jax.make_jaxpr(unnamed)(keys, pushes))
+
+
+def test_tasks_of_one_dm_control_domain_share_a_body():
+    assert envs.body("WalkerRun") == envs.body("WalkerWalk") == envs.body("WalkerStand") == "Walker"
+    assert envs.body("CheetahRun") != envs.body("WalkerWalk")
+    assert envs.body("ReacherHard") == envs.body("ReacherEasy")
+    assert envs.body("PointPush") == "PointPush" and envs.body("PointReach") != envs.body("PointReachTerminal")
