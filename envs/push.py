@@ -8,6 +8,9 @@ and leaves it where it was. The later half of a demonstration (the puck moving t
 goal) is only reachable once the earlier half (getting behind the puck) is mastered,
 which is the progress dependency that ADS targets.
 
+PointPushAround (`VARIANTS`) starts the hand between the puck and the goal, where the
+demonstrations' hand ends: it has to go round the puck first, a stronger dependency.
+
 Observation (8): hand xy, puck xy, hand velocity, puck velocity. Action (2): forces on
 the hand, in [-1, 1]. Reward: 1 on every step where the puck is within `GOAL_RADIUS`
 of the goal (imitation agents never see it; it measures success). Metrics: the puck's
