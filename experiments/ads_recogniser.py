@@ -33,10 +33,9 @@ def recogniser_curves(workdir: str | Path, key: jax.Array) -> dict[str, np.ndarr
     run = load_run(workdir)
     c, env = run.config, run.env
     horizon = int(env.spec.episode_length)
-    dims = tuple(int(i) for i in c.agent.ot_features)
-    view = (lambda x: x[..., jnp.asarray(dims)]) if dims else (lambda x: x)  # noqa: E731
+    view = ads_agent.make_ot_view(c.agent)
     demo_next = view(jnp.asarray(ads_agent.load_demos(c.agent), jnp.float32)[:, 1:])
-    ref = jax.jit(progress.reference_scores)(ads_agent.demo_pair_costs(demo_next, "euclidean"))
+    ref = ads_agent.reference_scores(demo_next)
 
     def one_member(agent, k):
         k_reset, k_roll = jax.random.split(k)

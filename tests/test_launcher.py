@@ -40,9 +40,7 @@ def tiny(workdir, **overrides):
 
 
 def _final_fingerprint(workdir) -> int:
-    store = checkpoints.CheckpointStore(workdir / "checkpoints")
-    step = store.steps()[-1]
-    store.close()
+    step = _final_iteration(workdir)
     return json.loads((workdir / "checkpoints" / str(step) / "meta" / "metadata").read_text())["fingerprint"]
 
 

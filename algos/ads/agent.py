@@ -39,7 +39,7 @@ is computed from the observation after it, as in the ADS code.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -157,6 +157,17 @@ def demo_pair_costs(demos: jax.Array, cost: str) -> jax.Array:
     return jnp.stack([fn(demos[i], demos[j]) for i, j in pairs])
 
 
+def make_ot_view(config) -> Callable[[jax.Array], jax.Array]:
+    """[..., D] -> [..., D']: the observation dimensions that the OT cost and the progress recogniser compare."""
+    dims = tuple(int(i) for i in config.ot_features)
+    return lambda x: x[..., jnp.asarray(dims)] if dims else x  # all features: no gather
+
+
+def reference_scores(demo_next: jax.Array) -> jax.Array:
+    """The progress recogniser's ref [T] from the demonstrations' compared steps [M, T, D']."""
+    return jax.jit(progress.reference_scores)(demo_pair_costs(demo_next, "euclidean"))
+
+
 HPARAMS = ddpg.HPARAMS
 
 
@@ -180,11 +191,7 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     spec = env.spec
     num_envs = spec.num_envs
     demos = jnp.asarray(demos, jnp.float32)
-    dims = tuple(int(i) for i in config.ot_features)
-
-    def ot_view(x: jax.Array) -> jax.Array:
-        return x[..., jnp.asarray(dims)] if dims else x  # all features: no gather
-
+    ot_view = make_ot_view(config)
     demo_next = ot_view(demos[:, 1:])  # [M, T, D']: what each step's OT reward reads
     demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
     demo_pairs = demo_pairs.reshape(-1, demo_pairs.shape[-1])  # GAIfO's expert inputs
@@ -195,8 +202,8 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
     disc_hidden = tuple(config.disc_hidden_sizes)
     ot_kwargs = dict(cost=config.ot_cost, epsilon=config.sinkhorn_epsilon, iterations=config.sinkhorn_iterations)
     # ADS's reference scores depend on the demonstrations only: computed once, outside the training program
-    ref_scores = (jax.block_until_ready(jax.jit(progress.reference_scores)(demo_pair_costs(demo_next, "euclidean")))
-                  if config.discount_schedule == "ads" else jnp.zeros((horizon,)))
+    ref_scores = (jax.block_until_ready(reference_scores(demo_next)) if config.discount_schedule == "ads"
+                  else jnp.zeros((horizon,)))
 
     has_success = "success" in jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics
     empty_evaluation = {"return": jnp.zeros(()), "imitation_return": jnp.zeros(())}
