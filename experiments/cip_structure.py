@@ -12,8 +12,14 @@ enter the task's reward marked. The known parents:
     position, cos, sin, cart velocity, angular velocity]: dimensions 0, 1, 4 and the
     action. Only `upright` is linear in its input; the others are even functions, which
     a linear method cannot see.
+  - halfcheetah (Brax, mjx backend): reward = the torso's forward speed over the step
+    - 0.1 |a|^2; observation [qpos[1:] (8), qvel (9)], so dimension 8 (the root's x
+    velocity) and, through an even function, every action.
+  - hopper (Brax): reward = forward speed + 1 (alive; episodes end when unhealthy)
+    - 0.001 |a|^2; observation [qpos[1:] (5), qvel (6)]: dimension 5 and the actions.
 
-    python -m experiments.cip_structure --out experiments/results/cip/structure.png
+    python -m experiments.cip_structure --tasks LinearSCM,CartpoleBalance,halfcheetah,hopper \
+        --out experiments/results/cip/structure.png
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from envs.rollout import random_policy, rollout
 KNOWN = {
     "LinearSCM": {"state": [0, 3], "action": [0]},
     "CartpoleBalance": {"state": [0, 1, 4], "action": [0]},
+    "halfcheetah": {"state": [8], "action": list(range(6))},
+    "hopper": {"state": [5], "action": list(range(3))},
 }
 
 
@@ -58,17 +66,19 @@ def window(task: str, n: int, num_envs: int = 16, seed: int = 0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", default="LinearSCM,CartpoleBalance")
+    parser.add_argument("--tasks", default="LinearSCM,CartpoleBalance,halfcheetah,hopper")
     parser.add_argument("--window", type=int, default=10_000)
     parser.add_argument("--out", default="experiments/results/cip/structure.png")
     args = parser.parse_args()
     tasks = args.tasks.split(",")
-    fig = Figure(figsize=(5.5 * len(tasks), 3.6))
+    ncols = min(2, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig = Figure(figsize=(6.5 * ncols, 3.6 * nrows))
     rows = {}
     for i, task in enumerate(tasks):
         states, actions, rewards = window(task, args.window)
         s_dim, a_dim = states.shape[1], actions.shape[1]
-        ax = fig.add_subplot(1, len(tasks), i + 1)
+        ax = fig.add_subplot(nrows, ncols, i + 1)
         width = 0.4
         for j, (variant, last) in enumerate([("DirectLiNGAM", False), ("reward last", True)]):
             w = jax.jit(lambda x, u, r: discovery.reward_weights(x, u, r, assume_reward_last=last))(
