@@ -2,7 +2,8 @@
 
     python -m experiments.cip --config=experiments/configs/cip.py \\
         [--methods=cip,sac,released,no_augmentation,no_empowerment,no_weights,cip_reward_last,
-         reward_last_no_empowerment] [--config.task=WalkerWalk]
+         reward_last_no_empowerment,reward_last_no_augmentation,cip_reward_last_augment_0.1,
+         cip_lambda_0.001,cip_lambda_0.0001] [--config.task=WalkerWalk]
 
 Each method is the same config with overrides (`METHODS`), one launcher run
 (`experiments.run`: vmapped seeds, checkpoints, resumes) in a child process that
@@ -40,6 +41,9 @@ METHODS = {
     "cip_reward_last": {"agent.discovery": "reward_last"},
     # its discovery-driven parts alone (augmentation and weights): isolates them from the empowerment bonus
     "reward_last_no_empowerment": {"agent.discovery": "reward_last", "agent.empowerment_scale": 0},
+    # where the swaps hurt (discovery keeps one of many dims): without them, and with a tenth of the batch swapped
+    "reward_last_no_augmentation": {"agent.discovery": "reward_last", "agent.augment_fraction": 0},
+    "cip_reward_last_augment_0.1": {"agent.discovery": "reward_last", "agent.augment_fraction": 0.1},
     # the paper asks for a sweep of the empowerment coefficient (lambda = scale x alpha; CIP's 0.01)
     "cip_lambda_0.001": {"agent.empowerment_scale": 0.001},
     "cip_lambda_0.0001": {"agent.empowerment_scale": 0.0001},
