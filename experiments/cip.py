@@ -44,6 +44,11 @@ METHODS = {
     # where the swaps hurt (discovery keeps one of many dims): without them, and with a tenth of the batch swapped
     "reward_last_no_augmentation": {"agent.discovery": "reward_last", "agent.augment_fraction": 0},
     "cip_reward_last_augment_0.1": {"agent.discovery": "reward_last", "agent.augment_fraction": 0.1},
+    # what gives CIP without swaps its gain over SAC on halfcheetah: without the bonus, or without ACE's resets
+    "reward_last_no_augmentation_no_empowerment": {"agent.discovery": "reward_last", "agent.augment_fraction": 0,
+                                                   "agent.empowerment_scale": 0},
+    "reward_last_no_augmentation_no_resets": {"agent.discovery": "reward_last", "agent.augment_fraction": 0,
+                                              "agent.reset_interval": 0},
     # the paper asks for a sweep of the empowerment coefficient (lambda = scale x alpha; CIP's 0.01)
     "cip_lambda_0.001": {"agent.empowerment_scale": 0.001},
     "cip_lambda_0.0001": {"agent.empowerment_scale": 0.0001},

@@ -7,10 +7,10 @@
 # BUDGET_S seconds; a step that fails or runs out of time leaves the others intact.
 # Every step appends to OUT_DIR/log.txt and writes its JSON or run files to OUT_DIR
 # (flat: at most 8 files, so they fit what a lease sends back):
-#   1. PPO's wall time with 1, 4, 16 vmapped seeds of 2,048 envs (ppo_seeds.json);
-#   2. SAC's training throughput vs raw stepping and Brax's SAC, and its seeds (sac.json);
-#   3. raw stepping of CartpoleBalance and CheetahRun at 8,192 and 32,768 envs (env_scaling.json);
-#   4. PPO's training throughput at 2,048 envs vs raw stepping and Brax's PPO (ppo.json).
+#   1. CIP's causal discovery per call against the updates between two calls (cip_discovery.json);
+#   2. raw stepping of CartpoleBalance and CheetahRun at 8,192 and 32,768 envs (env_scaling.json);
+#   3. PPO's wall time with 1, 4, 16 vmapped seeds of 2,048 envs (ppo_seeds.json);
+#   4. SAC's training throughput vs raw stepping and Brax's SAC (sac.json).
 # Brax's trainers run on the jax at hand through brax_peer.py's --shim.
 set -u
 OUT=${1:?usage: accelerator.sh OUT_DIR}
@@ -36,17 +36,17 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >>
 $PY -c "import jax; print('jax', jax.__version__, jax.devices())" >> "$OUT/log.txt" 2>&1
 
 # 2026-11-26 (H200) measured PPO's throughput row and raw CartpoleBalance stepping at 1-2,048
-# envs; what that lease missed comes first here, at budgets sized from its compile times.
-step ppo_seeds 150 $PY -m experiments.benchmarks.trainer_throughput --algos ppo --ppo-envs 2048 \
+# envs (no longer run here); what that lease missed follows, at budgets sized from its compile times.
+step cip_discovery 110 $PY -m experiments.benchmarks.cip_discovery --tasks CheetahRun:17:6,hopper:11:3,ReacherHard:6:2 \
+  --out "$OUT/cip_discovery.json"
+
+step env_scaling 100 $PY -m experiments.benchmarks.env_throughput --tasks CartpoleBalance,CheetahRun \
+  --num-envs 8192,32768 --steps-budget 4000000 --reset-modes full --out "$OUT/env_scaling.json"
+
+step ppo_seeds 130 $PY -m experiments.benchmarks.trainer_throughput --algos ppo --ppo-envs 2048 \
   --seeds 1,4,16 --only-seeds --out "$OUT/ppo_seeds.json"
 
 step sac 150 $PY -m experiments.benchmarks.trainer_throughput --algos sac --sac-envs 8 --sac-steps 10000 \
-  --sac-learning-starts 2000 --seeds 1,4,16 --peer-python "$PY" --peer-shim --out "$OUT/sac.json"
-
-step env_scaling 120 $PY -m experiments.benchmarks.env_throughput --tasks CartpoleBalance,CheetahRun \
-  --num-envs 8192,32768 --steps-budget 4000000 --reset-modes full --out "$OUT/env_scaling.json"
-
-step ppo 150 $PY -m experiments.benchmarks.trainer_throughput --algos ppo --ppo-envs 2048 --ppo-steps 10000000 \
-  --seeds "" --peer-python "$PY" --peer-shim --out "$OUT/ppo.json"
+  --sac-learning-starts 2000 --seeds "" --peer-python "$PY" --peer-shim --out "$OUT/sac.json"
 
 echo "== done $(date +%T)" | tee -a "$OUT/log.txt"

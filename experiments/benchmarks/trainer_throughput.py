@@ -137,14 +137,16 @@ def main() -> None:
         state = jax.jit(env.reset)(jax.random.PRNGKey(0))
         _, raw = time_mjx(env.step, state, n, spec.action_size, max(20, min(1000, 200_000 // n)))
         ours = time_training(algo, config, env, eval_env)
+        # printed before the peer runs, so that a run cut short by its time limit still reports ours
+        print(f"{name.upper():4s} {args.task} n={n}: raw {raw:>11,.0f} steps/s | ours {ours['sps']:>10,.0f} steps/s "
+              f"({ours['sps'] / raw:5.3f}x raw), compile {ours['compile_s']:.1f} s, return {ours['eval_return']:7.1f}",
+              flush=True)
         peer = run_peer(args.peer_python, [*peer_args, "--task", args.task, *(["--shim"] if args.peer_shim else [])])
         row = {"algo": name, "task": args.task, "num_envs": n, "env_steps": steps, "device": device,
                "raw_sps": raw, "ours": ours, "brax": {k: v for k, v in peer.items() if k != "records"}}
         results[name] = row
-        print(f"{name.upper():4s} {args.task} n={n}: raw {raw:>11,.0f} steps/s | ours {ours['sps']:>10,.0f} steps/s "
-              f"({ours['sps'] / raw:5.3f}x raw), return {ours['eval_return']:7.1f} | brax {peer['sps']:>10,.0f} "
-              f"steps/s, return {peer['final_eval_return']:7.1f} | ours/brax {ours['sps'] / peer['sps']:5.2f}x",
-              flush=True)
+        print(f"{name.upper():4s} {args.task} n={n}: brax {peer['sps']:>10,.0f} steps/s, return "
+              f"{peer['final_eval_return']:7.1f} | ours/brax {ours['sps'] / peer['sps']:5.2f}x", flush=True)
         if "error" in peer:
             print(f"  brax peer failed: {peer['error'][-500:]}", file=sys.stderr)
         if args.seeds:
