@@ -45,10 +45,14 @@ METHODS = {
     "reward_last_no_augmentation": {"agent.discovery": "reward_last", "agent.augment_fraction": 0},
     "cip_reward_last_augment_0.1": {"agent.discovery": "reward_last", "agent.augment_fraction": 0.1},
     # what gives CIP without swaps its gain over SAC on halfcheetah: without the bonus, or without ACE's resets
+    # (these first act at 100k updates, so at a 50k-step budget `no_resets` reproduces its parent bit for bit)
     "reward_last_no_augmentation_no_empowerment": {"agent.discovery": "reward_last", "agent.augment_fraction": 0,
                                                    "agent.empowerment_scale": 0},
     "reward_last_no_augmentation_no_resets": {"agent.discovery": "reward_last", "agent.augment_fraction": 0,
                                               "agent.reset_interval": 0},
+    # SAC with the empowerment bonus alone (no swaps, no causal weights anywhere)
+    "reward_last_no_augmentation_no_weights": {"agent.discovery": "reward_last", "agent.augment_fraction": 0,
+                                               "agent.entropy_weighting": 0},
     # the paper asks for a sweep of the empowerment coefficient (lambda = scale x alpha; CIP's 0.01)
     "cip_lambda_0.001": {"agent.empowerment_scale": 0.001},
     "cip_lambda_0.0001": {"agent.empowerment_scale": 0.0001},
