@@ -63,3 +63,33 @@ def test_a_finished_run_with_the_same_config_is_read_not_rerun(tmp_path):
     # the child would fail on this made-up directory; reading the finished run starts none
     frame = compare.run_method("sac", tmp_path, ["--config=unused"], cip.METHODS["sac"], c)
     assert len(frame) == 12 and set(frame.method) == {"sac"}
+
+
+def test_cip_summary_merges_result_files_and_divides_by_sac_mean(tmp_path):
+    import json
+
+    from experiments import cip_summary
+
+    def write(name, methods, task="hopper"):
+        body = {"task": task, "num_seeds": 2, "env_steps": 1000,
+                "methods": {m: {"final_eval": f, "training_mean": t, "episode_return": {}} for m, (f, t) in methods.items()}}
+        (tmp_path / f"{name}_results.json").write_text(json.dumps(body))
+
+    write("a", {"sac": ([100.0, 300.0], [10.0, 30.0]), "cip_reward_last": ([50.0, 150.0], [40.0, 20.0])})
+    write("b", {"cip_reward_last": ([50.0, 150.0], [40.0, 20.0]), "reward_last_no_augmentation": ([400.0, 0.0], [-20.0, 0.0])})
+    tasks = cip_summary.load(tmp_path)
+    hopper = tasks["hopper"]
+    assert set(hopper["methods"]) == {"sac", "cip_reward_last", "reward_last_no_augmentation"}
+    assert cip_summary.ratios(hopper, "cip_reward_last", "final_eval") == pytest.approx([0.25, 0.75])
+    assert cip_summary.ratios(hopper, "reward_last_no_augmentation", "training_mean") == pytest.approx([-1.0, 0.0])
+    assert cip_summary.rows(tasks) == [("hopper", "SAC", "sac"), ("hopper", "CIP (all parts)", "cip_reward_last"),
+                                       ("hopper", "CIP without swaps", "reward_last_no_augmentation")]
+    lines = cip_summary.table(tasks)
+    assert lines[3] == "| hopper | 1k | CIP (all parts) | `cip_reward_last` | 100.0 ± 50.0 | 0.50 | 30.0 ± 10.0 | 1.50 |"
+    cip_summary.plot(tasks, tmp_path / "summary.png")
+    assert (tmp_path / "summary.png").stat().st_size > 0
+
+    # the same method with other numbers in a second file is two different runs: refuse to pick one
+    write("c", {"sac": ([100.0, 301.0], [10.0, 30.0])})
+    with pytest.raises(ValueError, match="hopper/sac"):
+        cip_summary.load(tmp_path)
