@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 # `cip` already is CIP without swaps.
 ROLES = {
     "CIP (all parts)": ("cip", "cip_reward_last"),
+    "CIP without the bonus": ("reward_last_no_empowerment",),
     "CIP without swaps": ("reward_last_no_augmentation",),
     "CIP without swaps or bonus": ("reward_last_no_augmentation_no_empowerment",),
     "SAC + empowerment bonus": ("reward_last_no_augmentation_no_weights",),
