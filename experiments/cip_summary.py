@@ -105,7 +105,7 @@ def plot(tasks: dict[str, dict], path: Path) -> None:
     names = list(dict.fromkeys(task for task, _, _ in selected))
     roles = ["SAC", *ROLES]
     width = 0.8 / len(roles)
-    fig = Figure(figsize=(12, 4.2))
+    fig = Figure(figsize=(13, 4.5))
     axes = fig.subplots(1, 2)
     for ax, (metric, label) in zip(axes, METRICS.items()):
         labelled = set()
@@ -117,7 +117,7 @@ def plot(tasks: dict[str, dict], path: Path) -> None:
             labelled.add(role)
             ax.scatter(np.full(r.shape, x), r, s=8, color="k", zorder=3)
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-        ax.set_xticks(range(len(names)), names)
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
         ax.set_ylabel(f"{label} / SAC's mean")
     axes[0].legend(fontsize=7)
     steps = sorted({tasks[t]["env_steps"] for t in names})
