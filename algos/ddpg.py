@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos import hparams as hp_lib
-from algos import networks, offpolicy, optim
+from algos.common import hparams as hp_lib
+from algos.common import networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
 HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip")
@@ -154,7 +154,7 @@ def update(state: DDPGState, seq, key: jax.Array) -> tuple[DDPGState, dict]:
 
 
 def make_learner(config, env: Environment):
-    """DDPG as an off-policy `Learner` (see `algos.offpolicy`); `env` must be batched."""
+    """DDPG as an off-policy `Learner` (see `algos.common.offpolicy`); `env` must be batched."""
     return offpolicy.make_learner(sys.modules[__name__], config, env)
 
 

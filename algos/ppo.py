@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos import hparams as hp_lib
-from algos import loop, networks, optim
-from algos.returns import gae
+from algos.common import hparams as hp_lib
+from algos.common import loop, networks, optim
+from algos.common.returns import gae
 from envs import normalization
 from envs.core import Environment, EnvSpec, State
 from envs.rollout import Transition, rollout_from

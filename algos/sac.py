@@ -2,7 +2,7 @@
 
 Twin critics with Polyak-averaged targets, a tanh-Gaussian actor, and the
 temperature tuned towards the target entropy -|A|. Off-policy data flow (replay,
-random prefill, n-step targets) is shared with DDPG in `algos.offpolicy`.
+random prefill, n-step targets) is shared with DDPG in `algos.common.offpolicy`.
 
     env, spec = envs.make("CartpoleBalance", num_envs=16)
     config = sac.default_config()
@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos import hparams as hp_lib
-from algos import networks, offpolicy, optim
+from algos.common import hparams as hp_lib
+from algos.common import networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
 HPARAMS = ("actor_lr", "critic_lr", "alpha_lr", "gamma", "tau", "init_temperature", "reward_scale")
@@ -161,7 +161,7 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
            actor_bonus: Callable | None = None) -> tuple[SACState, dict]:
     """One critic update, and (every `actor_update_interval`) an actor, temperature and target update.
 
-    `seq` is a `Transition` of sampled sequences [B, nstep] from `algos.replay`.
+    `seq` is a `Transition` of sampled sequences [B, nstep] from `algos.common.replay`.
     `actor_bonus(actor_params, state, batch, key) -> (bonus, info)` is subtracted from the
     actor loss (CIP's empowerment); its key is its own, so SAC's sampling is unchanged by
     it. `log_prob_weights` [A] weight the entropy terms.
@@ -206,7 +206,7 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
 
 
 def make_learner(config, env: Environment):
-    """SAC as an off-policy `Learner` (see `algos.offpolicy`); `env` must be batched."""
+    """SAC as an off-policy `Learner` (see `algos.common.offpolicy`); `env` must be batched."""
     return offpolicy.make_learner(sys.modules[__name__], config, env)
 
 

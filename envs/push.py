@@ -22,7 +22,6 @@ need. Written as a MuJoCo Playground `MjxEnv`, always on the pure-JAX MJX backen
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp

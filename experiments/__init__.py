@@ -7,7 +7,7 @@ threads of XLA:CPU's intra-op pool sat in `lapack_sgeqrf_ffi` -> `ParallelBatchM
 `BlockingCounter::Wait`. A batched LAPACK kernel splits its batch over that same pool
 and waits for the pieces; two of them running at once (the QR decompositions of a
 vmapped orthogonal initialisation, one per layer) each hold one of the two threads and
-wait for work that no thread is left to run. `algos.networks.orthogonal` now builds the
+wait for work that no thread is left to run. `algos.common.networks.orthogonal` now builds the
 orthogonal matrices without LAPACK; with it, the vmapped initialisations of the SAC,
 DDPG and ADS PendulumSwingup configs ran 4 of 4 times each under XLA's default
 scheduler, and the same programs with `jax.nn.initializers.orthogonal` hung in 2 of 2,
@@ -22,6 +22,6 @@ discovery, 3 watchdog restarts in a row): one pool thread in `lapack_sgesdd_ffi`
 is MJX's Cholesky factorisation in the physics step; keep environment loops that do not
 depend on each other in sequence (as `algos.ads` does). Tests check that the lowered
 vmapped initialisation and discovery hold no LAPACK call.
-`experiments.watchdog` stays as the safety net: it restarts a launcher child whose CPU
+`experiments.launch.watchdog` stays as the safety net: it restarts a launcher child whose CPU
 time stops growing, and the launcher resumes from its checkpoint bit for bit.
 """

@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from algos import evaluation
-from algos.aime import bco, imitation
-from envs import datasets
+from algos.common import evaluation
+from algos import bco
+from algos.aime import imitation
+from envs import datasets, sequences
 from envs.rollout import random_policy
 from envs.toy import PointReach, point_reach_expert
-from worldmodels import training as wm_training
 
 from exact_models import ExactPointModel
 
@@ -41,7 +41,7 @@ def test_phase2_recovers_the_true_actions_under_an_exact_world_model(point, beha
     model = ExactPointModel()
     c = imitation.default_config()
     c.behaviour, c.batch_size, c.seq_len, c.hidden_sizes, c.lr = behaviour, 16, 20, (64, 64), 1e-3
-    chunk = jax.jit(imitation.make_chunk(c, model, {}, wm_training.observations_only(demos, 2), 750))
+    chunk = jax.jit(imitation.make_chunk(c, model, {}, sequences.observations_only(demos, 2), 750))
     state, metrics = chunk(imitation.init(c, model, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     assert float(metrics["policy_loss"][-100:].mean()) < float(metrics["policy_loss"][:100].mean())
     # the policy's mode on the demonstration's states against the actions it never saw
@@ -56,7 +56,7 @@ def test_released_behaviour_drops_only_the_action_prior_term(point):
     c = imitation.default_config()
     c.hidden_sizes = (16,)
     params = imitation.init(c, model, jax.random.PRNGKey(0)).params
-    obs, _, mask = wm_training.sample_windows(wm_training.observations_only(demos, 2), jax.random.PRNGKey(1), 4, 10)
+    obs, _, mask = sequences.sample_windows(sequences.observations_only(demos, 2), jax.random.PRNGKey(1), 4, 10)
     paper, (m_paper, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
     c.behaviour = "released"
     released, (m_released, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
@@ -64,7 +64,7 @@ def test_released_behaviour_drops_only_the_action_prior_term(point):
     assert float(m_paper["action_kl"]) > 0.0  # a tanh-Gaussian is not the uniform distribution
     c.behaviour = "imitation"
     with pytest.raises(ValueError, match="behaviour"):
-        imitation.make_chunk(c, model, {}, wm_training.observations_only(demos, 2), 1)
+        imitation.make_chunk(c, model, {}, sequences.observations_only(demos, 2), 1)
 
 
 def test_bco_policy_recovers_actions_when_its_inverse_model_is_exact(point):
@@ -76,7 +76,7 @@ def test_bco_policy_recovers_actions_when_its_inverse_model_is_exact(point):
         return jnp.clip((obs[:, -1, :2] - obs[:, -2, :2]) / 0.1, -1.0, 1.0)
 
     params, losses = jax.jit(lambda k: bco.train_policy(
-        c, k, wm_training.observations_only(demos, 2), exact_idm, 2))(jax.random.PRNGKey(0))
+        c, k, sequences.observations_only(demos, 2), exact_idm, 2))(jax.random.PRNGKey(0))
     assert float(losses[-100:].mean()) < 0.2 * float(losses[:100].mean())
     # act along each demonstration with the stacked controller, reading the demonstration's observations
     init_carry, step = bco.controller(c, params, 4, 2, -1.0, 1.0)
@@ -90,7 +90,7 @@ def test_bco_inverse_model_learns_the_dynamics_from_random_play(point):
     _, _, embodiment = point
     c = bco.default_config()
     c.idm_updates = 1500
-    data = wm_training.from_dataset(embodiment)
+    data = sequences.from_dataset(embodiment)
     params, losses = jax.jit(lambda k: bco.train_idm(c, k, data, -1.0, 1.0))(jax.random.PRNGKey(0))
     obs, action, _ = bco.windows(data, jax.random.PRNGKey(7), 512, c.stack)
     error = float(((bco.predict(c, params, bco.flat(obs), 2) - action) ** 2).mean())

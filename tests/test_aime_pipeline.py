@@ -13,8 +13,10 @@ import envs
 from envs import datasets
 from envs.rollout import random_policy
 from envs.toy import point_reach_expert
-from experiments import aime, aime_v2
-from experiments.configs import aime_cpu, aime_v2_cpu
+from experiments.aime import main as aime
+from experiments.aime_v2 import main as aime_v2
+from experiments.aime.configs import aime_cpu
+from experiments.aime_v2.configs import aime_v2_cpu
 
 
 expert = point_reach_expert()

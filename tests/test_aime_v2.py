@@ -8,10 +8,11 @@ import numpy as np
 import optax
 import pytest
 
-from algos import aime_v2, returns
+from algos import aime_v2
+from algos.common import returns
 from algos.aime import imitation
 from algos.aime_v2 import surrogate
-from envs import datasets
+from envs import datasets, sequences
 from envs.rollout import random_policy
 from envs.toy import PointReach, point_reach_expert
 from worldmodels import rssm, sequence, training as wm_training
@@ -64,7 +65,7 @@ def test_surrogate_reward_ranks_demonstrations_above_unrelated_motion(point):
     m.stoch, m.decoder_std = 4, 0.1
     c.batch_size, c.seq_len, c.num_updates, c.lr = 16, 20, 600, 3e-3
     model = rssm.make_rssm(m, (4,), 0)
-    train_demos = surrogate.action_free(wm_training.observations_only(jax.tree.map(lambda x: x[:40], demos), 2))
+    train_demos = surrogate.action_free(sequences.observations_only(jax.tree.map(lambda x: x[:40], demos), 2))
     state, _ = jax.jit(wm_training.make_train(model, c, train_demos))(jax.random.PRNGKey(0))
     held_out = jnp.swapaxes(jnp.asarray(demos.obs[40:]), 0, 1)            # [T + 1, 8, 4]
     unrelated = jnp.swapaxes(jnp.asarray(embodiment.obs[:8]), 0, 1)       # random play
@@ -95,12 +96,12 @@ def _build(point, **switches):
     model = rssm.make_rssm(c.world_model.model, (4,), 2)
     likelihood = rssm.make_rssm(c.world_model.model, (4,), 0)
     agent = aime_v2.make(c, env, model, likelihood, likelihood.init(jax.random.PRNGKey(1)),
-                         wm_training.from_dataset(embodiment), wm_training.observations_only(demos, 2))
+                         sequences.from_dataset(embodiment), sequences.observations_only(demos, 2))
     state = agent.init(jax.random.PRNGKey(3), model.init(jax.random.PRNGKey(0)),
                        imitation.init(c.imitation, model, jax.random.PRNGKey(2)).params)
     # fill the online buffer with recorded episodes (collection is tested in the pipeline test)
     n = c.num_envs * c.num_iterations
-    seq = wm_training.from_dataset(jax.tree.map(lambda x: x[:n], embodiment))
+    seq = sequences.from_dataset(jax.tree.map(lambda x: x[:n], embodiment))
     rewards = jax.random.normal(jax.random.PRNGKey(4), seq.obs.shape[:2])
     state = state._replace(buffer=aime_v2.agent.Buffer(seq.obs, seq.prev_actions, rewards, seq.lengths,
                                                        jnp.asarray(n, jnp.int32)))
@@ -115,7 +116,7 @@ def test_both_additions_off_is_plain_online_fine_tuning(point):
     # the plain update, written out: Adam on the ELBO of online windows, then AIME's loss on demonstrations
     _, k_on, k_demo, k_model, k_pol, _ = jax.random.split(key, 6)
     b = state.buffer
-    obs, prev, mask = wm_training.sample_windows(wm_training.Sequences(b.obs, b.prev_actions, b.lengths), k_on,
+    obs, prev, mask = sequences.sample_windows(sequences.Sequences(b.obs, b.prev_actions, b.lengths), k_on,
                                                  c.batch_size, c.seq_len, num_episodes=b.count)
     wm = c.world_model
     grads = jax.grad(lambda p: wm_training.loss_fn(model, wm, p, (obs, prev, mask), k_model)[0])(
@@ -124,7 +125,7 @@ def test_both_additions_off_is_plain_online_fine_tuning(point):
     tx = optax.chain(optax.clip_by_global_norm(wm.grad_clip), optax.adam(wm.lr))
     updates, _ = tx.update(grads, state.model_opt, state.model_params)
     expected_model = optax.apply_updates(state.model_params, updates)
-    demo_obs, _, demo_mask = wm_training.sample_windows(wm_training.observations_only(point[1], 2), k_demo,
+    demo_obs, _, demo_mask = sequences.sample_windows(sequences.observations_only(point[1], 2), k_demo,
                                                         c.imitation.batch_size, c.imitation.seq_len)
     policy, _ = imitation.update(c.imitation, model, expected_model["rssm"], state.policy, demo_obs, demo_mask,
                                  jax.random.split(k_pol)[0])
@@ -156,8 +157,8 @@ def test_the_regulariser_vanishes_on_data_the_model_fits_exactly(point):
     zero where the model is exact, and not elsewhere."""
     _, _, embodiment = point
     model = ExactPointModel()
-    data = wm_training.from_dataset(embodiment)
-    obs, prev, mask = wm_training.sample_windows(data, jax.random.PRNGKey(0), 32, 20)
+    data = sequences.from_dataset(embodiment)
+    obs, prev, mask = sequences.sample_windows(data, jax.random.PRNGKey(0), 32, 20)
     mask = mask.at[0].set(0.0)  # the filter starts from the zero state: the first step has no history
 
     def regulariser(gain):
@@ -175,7 +176,7 @@ def test_ilfo_baseline_reads_the_latest_evaluation_at_each_step_and_refuses_othe
 
     import pandas as pd
 
-    from experiments import aime_v2 as aime_v2_driver
+    from experiments.aime_v2 import main as aime_v2_driver
 
     config = {"algo": "ads", "task": "PendulumSwingup",
               "agent": {"demos": "d.npz", "reward": "ot", "discount_schedule": "fixed"}}

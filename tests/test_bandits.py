@@ -206,8 +206,8 @@ def test_ar2_sweeps_the_arms_first_then_plays_them_all(slow_dynamics):
 
 
 def test_the_paper_experiment_command_writes_curves_and_table(tmp_path):
-    from experiments import bandits
-    from experiments.configs import dlb_realdata
+    from experiments.dlb import main as bandits
+    from experiments.dlb.configs import realdata as dlb_realdata
 
     config = dlb_realdata.get_config()
     config.horizon, config.segments, config.chunks, config.trials = 2000, 20, 2, 3

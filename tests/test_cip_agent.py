@@ -9,7 +9,8 @@ import optax
 import pytest
 
 import envs
-from algos import cip, evaluation, networks, sac
+from algos import cip, sac
+from algos.common import evaluation, networks
 from algos.cip import agent as cip_agent
 from envs.core import EnvSpec
 from envs.rollout import Transition

@@ -1,10 +1,11 @@
-"""The side-by-side report shared by the paper drivers (experiments.compare)."""
+"""The side-by-side report shared by the paper drivers (experiments.launch.compare)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import compare, cip
+from experiments.cip import main as cip
+from experiments.launch import compare
 
 
 def _frame(values: np.ndarray) -> pd.DataFrame:
@@ -25,7 +26,7 @@ def test_summarise_takes_the_last_finite_row_and_the_last_quarter_mean():
 
 
 def test_cip_report_writes_a_table_with_the_final_evaluations(tmp_path):
-    from experiments.configs import cip as cip_config
+    from experiments.cip.configs import cip as cip_config
 
     c = cip_config.get_config()
     rng = np.random.default_rng(0)
@@ -45,8 +46,8 @@ def test_cip_report_writes_a_table_with_the_final_evaluations(tmp_path):
 
 
 def test_a_finished_run_with_the_same_config_is_read_not_rerun(tmp_path):
-    from experiments import run
-    from experiments.configs import cip as cip_config
+    from experiments.launch import run
+    from experiments.cip.configs import cip as cip_config
 
     c = cip_config.get_config()
     done = cip_config.get_config()
@@ -68,7 +69,7 @@ def test_a_finished_run_with_the_same_config_is_read_not_rerun(tmp_path):
 def test_cip_summary_merges_result_files_and_divides_by_sac_mean(tmp_path):
     import json
 
-    from experiments import cip_summary
+    from experiments.cip import summary as cip_summary
 
     def write(name, methods, task="hopper"):
         body = {"task": task, "num_seeds": 2, "env_steps": 1000,

@@ -86,9 +86,9 @@ def test_load_refuses_missing_and_corrupt_files(tmp_path):
 
 def test_expert_save_load_and_record_command(tmp_path):
     """A tiny PPO expert through the expert and record commands' functions, end to end."""
-    from experiments import expert as expert_lib
-    from experiments import record
-    from experiments.configs import ppo as ppo_config
+    from experiments.launch import expert as expert_lib
+    from experiments.launch import record
+    from experiments.backbones.configs import ppo as ppo_config
 
     config = ppo_config.get_config()
     config.task = "PointReach"
@@ -106,7 +106,7 @@ def test_expert_save_load_and_record_command(tmp_path):
     expert = expert_lib.load(path)
     summary = json.loads((path / "summary.json").read_text())
     # the run directory it came from plots as a grid panel (two seeds, one panel)
-    from experiments import plotting
+    from experiments.launch import plotting
 
     grid = plotting.run_grid([summary["run_dir"]], tmp_path / "grid.png")
     assert grid.stat().st_size > 10_000

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -19,10 +18,10 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from algos import loop as algo_loop
-from experiments import checkpoints, loop, results, sweep, validation
-from experiments import run as run_lib
-from experiments.configs import ppo_pointreach
+from algos.common import loop as algo_loop
+from experiments.launch import checkpoints, loop, results, sweep, validation
+from experiments.launch import run as run_lib
+from experiments.backbones.configs import ppo_pointreach
 
 CONFIG_FILE = os.path.join(REPO, "experiments", "configs", "ppo_pointreach.py")
 
@@ -77,7 +76,7 @@ def test_config_refusals_name_the_valid_choices(tmp_path, change, message):
 
 def test_command_line_refuses_unknown_keys_and_wrong_types():
     def cli(*args):
-        proc = subprocess.run([sys.executable, "-m", "experiments.run", f"--config={CONFIG_FILE}", *args],
+        proc = subprocess.run([sys.executable, "-m", "experiments.launch.run", f"--config={CONFIG_FILE}", *args],
                               cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode != 0
         return proc.stderr
@@ -164,7 +163,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     """A real process killed by SIGKILL mid-run; the same command then finishes it."""
     overrides = ["--config.agent.total_env_steps=60000", "--config.chunk_iterations=4", "--config.eval_episodes=0"]
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    command = [sys.executable, "-m", "experiments.run", f"--config={CONFIG_FILE}", *overrides]
+    command = [sys.executable, "-m", "experiments.launch.run", f"--config={CONFIG_FILE}", *overrides]
     proc = subprocess.run([*command, f"--config.workdir={reference_dir}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
@@ -231,8 +230,8 @@ def test_sharded_members_equal_the_unsharded_run(tmp_path):
     script = textwrap.dedent(f"""
         import jax, numpy as np, pandas as pd
         import experiments
-        from experiments import run as run_lib
-        from experiments.configs import ppo_pointreach
+        from experiments.launch import run as run_lib
+        from experiments.backbones.configs import ppo_pointreach
         assert len(jax.devices()) == 4, jax.devices()
         out = {{}}
         for devices in (0, 1):

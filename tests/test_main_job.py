@@ -15,7 +15,7 @@ from conftest import REPO
 def test_main_job_writes_run_directory(tmp_path):
     workdir = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "experiments.run",
+        sys.executable, "-m", "experiments.launch.run",
         "--config.agent.total_env_steps=20480",  # 20 iterations of 32 envs x 32 steps
         "--config.chunk_iterations=10",
         "--config.eval_episodes=2",

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import envs
-from algos import ddpg, evaluation, sac
+from algos import ddpg, sac
+from algos.common import evaluation
 
 EPISODE = 25
 NUM_ENVS = 4

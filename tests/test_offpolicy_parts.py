@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from algos import hparams, networks, offpolicy, optim, replay, returns
+from algos.common import hparams, networks, offpolicy, optim, replay, returns
 from envs.rollout import Transition
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import envs
-from algos import evaluation, ppo
-from algos.returns import gae
+from algos import ppo
+from algos.common import evaluation
+from algos.common.returns import gae
 
 
 def _gae_reference(r, v, nv, term, done, gamma, lam):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from experiments import watchdog
+from experiments.launch import watchdog
 
 # first attempt: park without using CPU (as a wedged XLA:CPU runtime does); later ones: exit 3
 CHILD = """

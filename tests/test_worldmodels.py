@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from envs import sequences
 from worldmodels import gaussian, rssm, sequence, training
 from worldmodels.gaussian import Normal
 
@@ -102,8 +103,8 @@ def test_windows_align_observations_with_previous_actions_and_mask_the_end():
     obs = jnp.arange(E * (T + 1), dtype=jnp.float32).reshape(E, T + 1, 1)
     actions = obs[:, :-1, :].repeat(A, axis=-1) + 0.5       # action t is "obs t + 0.5"
     prev = jnp.concatenate([jnp.zeros((E, 1, A)), actions], axis=1)
-    data = training.Sequences(obs, prev, jnp.array([6, 2, 6]))
-    o, a, mask = training.sample_windows(data, jax.random.PRNGKey(0), 256, 4)
+    data = sequences.Sequences(obs, prev, jnp.array([6, 2, 6]))
+    o, a, mask = sequences.sample_windows(data, jax.random.PRNGKey(0), 256, 4)
     assert o.shape == (4, 256, 1) and a.shape == (4, 256, A) and mask.shape == (4, 256)
     # a_{t-1} led to o_t: prev_action = previous obs + 0.5 wherever t > 0 within an episode
     first_of_episode = (o[..., 0] % (T + 1)) == 0
@@ -114,7 +115,7 @@ def test_windows_align_observations_with_previous_actions_and_mask_the_end():
     np.testing.assert_array_equal(mask[:, short].sum(0), 3.0)
     assert float(mask[:, ~short].min()) == 1.0
     with pytest.raises(ValueError, match="do not fit"):
-        training.sample_windows(data, jax.random.PRNGKey(0), 4, T + 2)
+        sequences.sample_windows(data, jax.random.PRNGKey(0), 4, T + 2)
 
 
 def linear_gaussian_system(seed=0, episodes=160, steps=40, process_std=0.3, obs_std=1.0):
@@ -159,7 +160,7 @@ def kalman_open_loop_mse(obs, prev, system, context, horizon):
 def test_elbo_rises_and_open_loop_error_nears_the_kalman_optimum_on_a_linear_gaussian_system():
     obs, prev, system = linear_gaussian_system()
     n_train, context, horizon = 128, 10, 10
-    train = training.Sequences(jnp.asarray(obs[:n_train], jnp.float32), jnp.asarray(prev[:n_train], jnp.float32),
+    train = sequences.Sequences(jnp.asarray(obs[:n_train], jnp.float32), jnp.asarray(prev[:n_train], jnp.float32),
                                jnp.full((n_train,), obs.shape[1] - 1))
     c = small_config()
     model = rssm.make_rssm(c.model, (4,), 2)

@@ -46,7 +46,8 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos import ddpg, loop, replay
+from algos import ddpg
+from algos.common import loop, replay
 from algos.ads import gaifo, ot_reward, progress
 from envs import datasets
 from envs.core import Environment
@@ -174,7 +175,7 @@ HPARAMS = ddpg.HPARAMS
 def load_demos(config) -> jax.Array:
     """The first `config.num_demos` demonstrations of the dataset file `config.demos`: obs [M, T + 1, D]."""
     if not config.demos:
-        raise ValueError("config.demos must name a demonstrations file (python -m experiments.record ...)")
+        raise ValueError("config.demos must name a demonstrations file (python -m experiments.launch.record ...)")
     data = datasets.load(config.demos, kind="demonstrations")
     if data.num_episodes < config.num_demos:
         raise ValueError(f"{config.demos} holds {data.num_episodes} demonstrations; config.num_demos is {config.num_demos}")

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from algos import networks, optim
+from algos.common import networks, optim
 
 GRADIENT_PENALTY = 10.0
 

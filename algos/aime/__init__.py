@@ -3,7 +3,7 @@ maximising the evidence of demonstrations under a world model of one's own body.
 
 Phase 1 (the world model) lives in `worldmodels`; `imitation` is phase 2 (the policy
 as the inference model of the demonstration's actions) and the policy's controller in
-the environment; `bco` holds the baselines (BCO(0) and BC with the true actions).
+the environment. The baselines (BCO(0) and BC with the true actions) are `algos.bco`.
 """
 
-from algos.aime import bco, imitation  # noqa: F401
+from algos.aime import imitation  # noqa: F401

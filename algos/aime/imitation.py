@@ -31,8 +31,9 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from algos import networks
-from worldmodels import sequence, training as wm_training
+from algos.common import networks
+from envs import sequences
+from worldmodels import sequence
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -115,18 +116,18 @@ def update(config, model, wm_params, state: PolicyState, obs, mask, key, low=-1.
     return PolicyState(optax.apply_updates(state.params, updates), opt_state, state.step + 1), metrics
 
 
-def make_chunk(config, model, wm_params, demos: wm_training.Sequences, num_updates: int,
+def make_chunk(config, model, wm_params, demos: sequences.Sequences, num_updates: int,
                low: float = -1.0, high: float = 1.0):
     """`chunk(state, key) -> (state, metrics [num_updates])` on windows of the demonstrations (not jitted).
 
-    `demos` holds observations only (`worldmodels.training.observations_only`); the
+    `demos` holds observations only (`worldmodels.sequences.observations_only`); the
     world model's parameters stay fixed.
     """
     check_config(config)
 
     def body(state, key):
         k_batch, k_loss = jax.random.split(key)
-        obs, _, mask = wm_training.sample_windows(demos, k_batch, config.batch_size, config.seq_len)
+        obs, _, mask = sequences.sample_windows(demos, k_batch, config.batch_size, config.seq_len)
         return update(config, model, wm_params, state, obs, mask, k_loss, low, high)
 
     def chunk(state, key):
@@ -135,7 +136,7 @@ def make_chunk(config, model, wm_params, demos: wm_training.Sequences, num_updat
     return chunk
 
 
-def make_train(config, model, wm_params, demos: wm_training.Sequences, low=-1.0, high=1.0):
+def make_train(config, model, wm_params, demos: sequences.Sequences, low=-1.0, high=1.0):
     """`train(key) -> (PolicyState, metrics [num_updates])`, for `jit` and `vmap` over keys
     (and over `wm_params` with a leading seed axis, by vmapping a closure)."""
     chunk = make_chunk(config, model, wm_params, demos, config.num_updates, low, high)

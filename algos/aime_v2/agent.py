@@ -34,10 +34,11 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from algos import evaluation, networks, returns
+from algos.common import evaluation, networks, returns
 from algos.aime import imitation
 from algos.aime_v2 import surrogate
 from envs.core import Environment
+from envs import sequences
 from worldmodels import sequence, training as wm_training
 from worldmodels.gaussian import Normal
 
@@ -72,7 +73,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 class Buffer(NamedTuple):
-    """Online episodes, a ring of `capacity` episodes aligned like `worldmodels.training.Sequences`."""
+    """Online episodes, a ring of `capacity` episodes aligned like `worldmodels.sequences.Sequences`."""
 
     obs: jax.Array            # [C, T + 1, ...]
     prev_actions: jax.Array   # [C, T + 1, A]
@@ -115,7 +116,7 @@ class AIMEv2(NamedTuple):
 
 
 def make(config: ml_collections.ConfigDict, env: Environment, model, likelihood_model, likelihood_params,
-         embodiment: wm_training.Sequences, demos: wm_training.Sequences) -> AIMEv2:
+         embodiment: sequences.Sequences, demos: sequences.Sequences) -> AIMEv2:
     """Build `init(key, wm_params, policy_params)`, `iteration(state, key)`, `evaluate(state, key)`,
     `update(state, key)` (one update on the current buffer) and `model_loss`; all pure, jit- and vmap-able."""
     imitation.check_config(config.imitation)
@@ -196,12 +197,12 @@ def make(config: ml_collections.ConfigDict, env: Environment, model, likelihood_
     def update(state: State, key):
         k_reg, k_on, k_demo, k_model, k_pol, k_starts = jax.random.split(key, 6)
         b = state.buffer
-        online = wm_training.sample_windows(wm_training.Sequences(b.obs, b.prev_actions, b.lengths), k_on, n_online,
+        online = sequences.sample_windows(sequences.Sequences(b.obs, b.prev_actions, b.lengths), k_on, n_online,
                                             config.seq_len, num_episodes=jnp.minimum(b.count, capacity),
                                             extras=(b.rewards,))
         parts = [(*online, jnp.ones_like(online[2]))]
         if n_reg:
-            obs, prev, mask = wm_training.sample_windows(embodiment, k_reg, n_reg, config.seq_len)
+            obs, prev, mask = sequences.sample_windows(embodiment, k_reg, n_reg, config.seq_len)
             parts.insert(0, (obs, prev, mask, jnp.zeros_like(mask), jnp.zeros_like(mask)))
         obs, prev, mask, rewards, reward_mask = (jnp.concatenate(x, axis=1) for x in zip(*parts))
         (_, (m_metrics, features)), grads = jax.value_and_grad(model_loss, has_aux=True)(
@@ -212,7 +213,7 @@ def make(config: ml_collections.ConfigDict, env: Environment, model, likelihood_
         starts = jax.lax.stop_gradient(features.reshape(-1, features.shape[-1]))
         if config.surrogate_reward and config.imagine_starts:
             starts = starts[jax.random.choice(k_starts, starts.shape[0], (config.imagine_starts,), replace=False)]
-        demo_obs, _, demo_mask = wm_training.sample_windows(demos, k_demo, config.imitation.batch_size,
+        demo_obs, _, demo_mask = sequences.sample_windows(demos, k_demo, config.imitation.batch_size,
                                                             config.imitation.seq_len)
         (p_loss, (p_metrics, aux)), p_grads = jax.value_and_grad(policy_loss, has_aux=True)(
             state.policy.params, model_params, state.value_target, demo_obs, demo_mask, starts, k_pol)

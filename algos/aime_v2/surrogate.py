@@ -13,14 +13,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from worldmodels import sequence, training as wm_training
+from envs import sequences
+from worldmodels import sequence
 from worldmodels.gaussian import kl
 
 
-def action_free(demos: wm_training.Sequences) -> wm_training.Sequences:
+def action_free(demos: sequences.Sequences) -> sequences.Sequences:
     """The demonstrations with zero-width actions, for training the likelihood model."""
     obs = demos.obs
-    return wm_training.Sequences(obs, jnp.zeros((*obs.shape[:2], 0), obs.dtype), demos.lengths)
+    return sequences.Sequences(obs, jnp.zeros((*obs.shape[:2], 0), obs.dtype), demos.lengths)
 
 
 def symlog(x: jax.Array) -> jax.Array:

@@ -43,8 +43,9 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos import hparams as hp_lib
-from algos import networks, offpolicy, optim, sac
+from algos.common import hparams as hp_lib
+from algos import sac
+from algos.common import networks, offpolicy, optim
 from algos.cip import augment, discovery
 from envs.core import Environment, EnvSpec
 
@@ -265,7 +266,7 @@ def reset(state: CIPState, batch: offpolicy.NStepBatch, key: jax.Array, spec: En
 
 
 def make_hook(config, spec: EnvSpec, schedule: offpolicy.Schedule, data: offpolicy.ReplayAccess):
-    """Discovery and resets on their schedules (see `algos.offpolicy`)."""
+    """Discovery and resets on their schedules (see `algos.common.offpolicy`)."""
     per_env = math.ceil(config.discovery_window / spec.num_envs)
     released = config.behaviour == "released"
 

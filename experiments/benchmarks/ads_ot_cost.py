@@ -10,7 +10,7 @@ by side in one run, compilation excluded, best of 3:
   - `updates`: the iteration's DDPG updates (batch and widths of the config);
 and prints each as a share of the iteration.
 
-    python -m experiments.benchmarks.ads_ot_cost [--config=experiments/configs/ads.py]
+    python -m experiments.benchmarks.ads_ot_cost [--config=experiments/ads/configs/ads.py]
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import jax.numpy as jnp
 from absl import app
 
 import envs
-from algos import ddpg, replay
+from algos import ddpg
+from algos.common import replay
 from algos.ads import agent, ot_reward, progress
 from experiments.benchmarks import best_time
 from envs.rollout import Transition, random_policy, rollout_from
-from experiments import cli
+from experiments.launch import cli
 
 
 def measure(c) -> dict:
@@ -77,7 +78,7 @@ def measure(c) -> dict:
 
 
 def main() -> None:
-    config = cli.define_config("experiments/configs/ads.py")
+    config = cli.define_config("experiments/ads/configs/ads.py")
 
     def _main(argv):
         del argv

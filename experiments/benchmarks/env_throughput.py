@@ -18,7 +18,6 @@ import json
 import time
 
 import jax
-import jax.numpy as jnp
 import mujoco
 import numpy as np
 

@@ -2,7 +2,7 @@
 
 1. Overhead: the same PPO run (the README's main job, shortened) trained by calling
    `jit(train)` directly (one `lax.scan` over every iteration) against the launcher's
-   host loop (`experiments.loop.run_chunks`: chunks, metrics to pandas, the progress
+   host loop (`experiments.launch.loop.run_chunks`: chunks, metrics to pandas, the progress
    bar, and checkpoints at the default interval and, as a worst case, after every
    chunk). Compilation is excluded from both; each is the best of `--repeats`; ratio =
    launcher time / direct time.
@@ -27,10 +27,10 @@ import experiments  # noqa: F401  (the XLA:CPU flag, see experiments/__init__.py
 import jax
 
 import envs
-from algos import loop as algo_loop
+from algos.common import loop as algo_loop
 from algos import ppo
-from experiments import loop
-from experiments.checkpoints import CheckpointStore
+from experiments.launch import loop
+from experiments.launch.checkpoints import CheckpointStore
 
 
 def _setup(steps: int):

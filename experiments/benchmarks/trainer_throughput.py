@@ -30,7 +30,8 @@ import jax
 import numpy as np
 
 import envs
-from algos import evaluation, loop, ppo, sac
+from algos import ppo, sac
+from algos.common import evaluation, loop
 from experiments.benchmarks.env_throughput import time_mjx
 
 PEER = Path(__file__).with_name("brax_peer.py")

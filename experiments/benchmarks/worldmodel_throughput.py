@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import textwrap
 import time
 
 import jax
 import jax.numpy as jnp
 
+from envs import sequences
 from worldmodels import rssm, training
 
 SENSORS = {"orientations": 14, "height": 1, "velocity": 9}  # dm_control walker
@@ -80,7 +80,7 @@ def ours(batch: int, length: int, updates: int) -> float:
     c.batch_size, c.seq_len = batch, length
     model = rssm.make_rssm(c.model, (obs_dim,), ACTION_DIM)
     k = jax.random.PRNGKey(0)
-    data = training.Sequences(jax.random.normal(k, (20, 201, obs_dim)),
+    data = sequences.Sequences(jax.random.normal(k, (20, 201, obs_dim)),
                               jax.random.uniform(k, (20, 201, ACTION_DIM), minval=-1, maxval=1),
                               jnp.full((20,), 200))
     chunk = jax.jit(training.make_chunk(model, c, data, updates))

@@ -1,0 +1,182 @@
+"""The off-policy training loop shared by SAC and DDPG (and the agents built on them).
+
+One iteration steps `num_envs` vmapped environments for `rollout_length` steps with
+the agent's exploration policy, appends the steps to the replay buffer, then makes
+`updates_per_iteration` gradient updates, each on a fresh batch of sampled
+sequences. Before the first iteration, `learning_starts` environment steps of
+uniformly random actions fill the buffer (counted in the budget).
+
+An agent module supplies:
+
+    init(key, spec, config, hparams) -> agent_state          (with an `env_steps` leaf)
+    act(agent_state, obs, key, deterministic=False) -> action
+    update(agent_state, batch, key) -> (agent_state, metrics)   batch: Transition [B, nstep]
+
+and optionally work done on a schedule outside the updates (CIP's causal discovery
+and resets), which sees the whole replay buffer:
+
+    make_hook(config, spec, schedule, data) -> hook(agent_state, buffer_state, key, iteration) -> agent_state
+
+`schedule` says how iterations map to environment steps and updates, `data` reads the
+buffer (`latest`, `sample`). The hook runs before every iteration's step; see
+`algos.common.loop` for why it can branch on `iteration` cheaply.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from algos.common import loop, replay
+from algos.common.returns import nstep_return
+from envs.core import Environment, State
+from envs.rollout import Transition, random_policy, rollout_from
+
+
+@struct.dataclass
+class Carry:
+    agent: object
+    buffer: replay.BufferState
+    env_state: State
+    key: jax.Array
+
+
+@struct.dataclass
+class NStepBatch:
+    """Sampled n-step transitions: the target is `reward + discount * V(next_obs)`. Leaves [B, ...]."""
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    discount: jax.Array
+    next_obs: jax.Array
+
+
+def nstep_batch(seq: Transition, gamma: jax.Array) -> NStepBatch:
+    """Collapse sequences [B, n] into n-step transitions (bootstrapping on time-outs only)."""
+    g, discount, last = nstep_return(seq.reward, seq.terminated, seq.done, gamma)
+    next_obs = jnp.take_along_axis(seq.next_obs, last[:, None, None], axis=1)[:, 0]
+    return NStepBatch(obs=seq.obs[:, 0], action=seq.action[:, 0], reward=g, discount=discount, next_obs=next_obs)
+
+
+def check_config(config, num_envs: int | None) -> None:
+    if num_envs is None:
+        raise ValueError("off-policy agents step a batched environment: envs.make(task, num_envs=N).")
+    for name in ("batch_size", "nstep", "rollout_length", "replay_capacity"):
+        if int(config[name]) < 1:
+            raise ValueError(f"config.{name} must be >= 1, got {config[name]}")
+
+
+def prefill_iterations(config, num_envs: int) -> int:
+    return math.ceil(config.learning_starts / num_envs)
+
+
+def num_iterations(config, num_envs: int) -> int:
+    """Training iterations that, after the random prefill, make up `config.total_env_steps`."""
+    remaining = config.total_env_steps - prefill_iterations(config, num_envs) * num_envs
+    return max(1, remaining // (num_envs * config.rollout_length))
+
+
+def updates_per_iteration(config, num_envs: int) -> int:
+    return max(1, round(config.replay_ratio * num_envs * config.rollout_length))
+
+
+class Schedule(NamedTuple):
+    """How a training iteration maps to environment steps and gradient updates."""
+
+    prefill_env_steps: int
+    env_steps_per_iteration: int
+    updates_per_iteration: int
+
+    def env_steps_before(self, iteration: jax.Array) -> jax.Array:
+        return self.prefill_env_steps + iteration * self.env_steps_per_iteration
+
+    def crosses(self, iteration: jax.Array, every: int, first: int, unit: str = "env_steps") -> jax.Array:
+        """Whether a multiple of `every` (>= `first`) of env steps or updates is reached at this iteration.
+
+        Env steps count those done before the iteration (prefill included); updates,
+        those made before it. True at most once per multiple.
+        """
+        if unit == "env_steps":
+            done, per = self.env_steps_before(iteration), self.env_steps_per_iteration
+            previous = jnp.where(iteration == 0, -1, done - per)
+        else:
+            done, per = iteration * self.updates_per_iteration, self.updates_per_iteration
+            previous = done - per
+        return (done >= first) & (jnp.floor_divide(done, every) > jnp.floor_divide(previous, every))
+
+
+class ReplayAccess(NamedTuple):
+    latest: Callable  # (buffer_state, per_env) -> Transition [num_envs * per_env, ...]
+    sample: Callable  # (buffer_state, key) -> Transition [batch_size, nstep, ...]
+
+
+def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
+    """The `Learner` of an off-policy agent module (see the module docstring)."""
+    spec = env.spec
+    check_config(config, spec.num_envs)
+    num_envs = spec.num_envs
+    capacity = min(int(config.replay_capacity), int(config.total_env_steps))
+    buffer = replay.make(capacity, num_envs, config.batch_size, config.nstep)
+    num_updates = updates_per_iteration(config, num_envs)
+    explore = random_policy(spec)
+
+    def add(buf, traj):
+        return replay.add_trajectory(buffer, buf, traj)
+
+    def init_carry(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
+        k_agent, k_env, k_fill, k_run = jax.random.split(key, 4)
+        agent_state = agent.init(k_agent, spec, config, hparams)
+        env_state = env.reset(k_env)
+        unbatched = jax.tree.map(lambda x: x[0], env_state.obs)
+        example = Transition(
+            obs=unbatched, action=jnp.zeros(spec.action_shape), reward=jnp.zeros(()), next_obs=unbatched,
+            done=jnp.zeros(()), truncated=jnp.zeros(()),
+        )
+        buf = replay.init(buffer, example)
+        fill = prefill_iterations(config, num_envs)
+        if fill:
+            env_state, traj = rollout_from(env, explore, env_state, k_fill, fill)
+            buf = add(buf, traj)
+            agent_state = agent_state.replace(env_steps=agent_state.env_steps + fill * num_envs)
+        return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=k_run)
+
+    def step(carry: Carry) -> tuple[Carry, dict]:
+        key, k_roll, k_update = jax.random.split(carry.key, 3)
+        policy = lambda obs, k: agent.act(carry.agent, obs, k)  # noqa: E731
+        env_state, traj = rollout_from(env, policy, carry.env_state, k_roll, config.rollout_length)
+        buf = add(carry.buffer, traj)
+        agent_state = carry.agent.replace(env_steps=carry.agent.env_steps + num_envs * config.rollout_length)
+
+        def one_update(a, k):
+            k_sample, k_learn = jax.random.split(k)
+            return agent.update(a, replay.sample(buffer, buf, k_sample), k_learn)
+
+        agent_state, info = jax.lax.scan(one_update, agent_state, jax.random.split(k_update, num_updates))
+        metrics = {**jax.tree.map(jnp.nanmean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean()}
+        return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=key), metrics
+
+    hook = None
+    if hasattr(agent, "make_hook"):
+        schedule = Schedule(prefill_iterations(config, num_envs) * num_envs, num_envs * config.rollout_length,
+                            num_updates)
+        data = ReplayAccess(latest=replay.latest, sample=lambda buf, k: replay.sample(buffer, buf, k))
+        agent_hook = agent.make_hook(config, spec, schedule, data)
+
+        def hook(carry: Carry, iteration: jax.Array) -> Carry:
+            # a key of its own, so the training stream is the same with or without the hook
+            k_hook = jax.random.fold_in(carry.key, 0x600D)
+            return carry.replace(agent=agent_hook(carry.agent, carry.buffer, k_hook, iteration))
+
+    return loop.Learner(init=init_carry, step=step, env_steps_per_iteration=num_envs * config.rollout_length,
+                        prefill_env_steps=prefill_iterations(config, num_envs) * num_envs, hook=hook)
+
+
+def make_train(agent: ModuleType, config, env: Environment):
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it."""
+    return loop.make_train(make_learner(agent, config, env), num_iterations(config, env.spec.num_envs))

@@ -1,0 +1,217 @@
+"""AIME-v2's online runs and ablations, starting from a finished AIME run.
+
+    python -m experiments.aime_v2.main --config=experiments/aime_v2/configs/aime_v2_cpu.py \\
+        --config.aime_run=runs/aime_PendulumSwingup_embodiment_random_seed0 --config.variants=full,plain
+
+Each variant is one vmapped program over the AIME run's seeds (seed i starts from seed
+i's world model and policy): `full` (regulariser and surrogate reward), `no_regulariser`,
+`no_reward`, `plain` (online fine-tuning with neither). The likelihood model for the
+surrogate reward is trained first (action-free, on the same demonstrations). The policy
+is evaluated before any interaction (zero-shot AIME) and every `eval_every` iterations.
+With `--config.ilfo_run=<run>[,<run>...]`, finished OT + DDPG or GAIfO + DDPG launcher
+runs (`algos.ads` with a fixed discount, e.g. `runs/ads_PendulumSwingup/ot` from
+`python -m experiments.ads.main --config=experiments/ads/configs/ads_pendulum.py`) join the table
+and plot as ILfO baselines at the same online steps. Every stage checkpoints per chunk and resumes bit for bit. Writes `<workdir>/<variant>/eval.json`
+and, across the variants run, `<workdir>/curves.png` and `<workdir>/table.md`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+import pandas as pd
+from absl import app, logging
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from algos import aime_v2
+from algos.aime_v2 import surrogate
+from experiments.aime import main as aime_lib
+from experiments.launch import cli
+from experiments.launch.checkpoints import CheckpointStore
+from worldmodels import rssm, training as wm_training
+
+DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "aime_v2_cpu.py")
+VARIANTS = {
+    "full": dict(regulariser=True, surrogate_reward=True),
+    "no_regulariser": dict(regulariser=False, surrogate_reward=True),
+    "no_reward": dict(regulariser=True, surrogate_reward=False),
+    "plain": dict(regulariser=False, surrogate_reward=False),
+}
+
+
+def load_aime(run_dir: str):
+    """The AIME run's setup, its world models and policies [seeds, ...] (phases 1 and 2 must be finished)."""
+    config = ml_collections.ConfigDict(json.loads((Path(run_dir) / "config.json").read_text()))
+    setup = aime_lib.Setup(config)
+    wm_states, _ = aime_lib.phase_model(setup)
+    (policy_states, _), _ = aime_lib.phase_imitate(setup, wm_states)
+    return setup, wm_states.params, policy_states.params
+
+
+def likelihood_stage(c: ml_collections.ConfigDict, setup, workdir: Path):
+    model = rssm.make_rssm(c.agent.world_model.model, setup.model.net.obs_shape, 0)
+    lc = ml_collections.ConfigDict(c.agent.world_model.to_dict())
+    lc.num_updates = c.agent.likelihood_updates
+    data = surrogate.action_free(setup.demos)
+    chunk = wm_training.make_chunk(model, lc, data, c.chunk_updates)
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, 5))(setup.keys)
+    states, _ = aime_lib.run_stage("likelihood_model", workdir, lambda k: wm_training.init(model, lc, k), keys,
+                                   chunk, keys, lc.num_updates, min(c.chunk_updates, lc.num_updates))
+    return model, states.params
+
+
+def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likelihood_params, workdir: Path) -> dict:
+    ac = ml_collections.ConfigDict(c.agent.to_dict())
+    for k, v in VARIANTS[name].items():
+        ac[k] = v
+    out = workdir / name
+    out.mkdir(parents=True, exist_ok=True)
+
+    def build(lik_params):
+        return aime_v2.make(ac, setup.env, setup.model, likelihood, lik_params, setup.embodiment, setup.demos)
+
+    init = jax.jit(jax.vmap(lambda k, w, p, lp: build(lp).init(k, w, p)))
+    iteration = jax.jit(jax.vmap(lambda s, k, lp: build(lp).iteration(s, k)))
+    evaluate = jax.jit(jax.vmap(lambda s, k, lp: build(lp).evaluate(s, k)))
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, 6))(setup.keys)
+    states = init(keys, wm_params, policy_params, likelihood_params)
+    store = CheckpointStore(out / "checkpoints")
+    restored = store.restore_latest(jax.eval_shape(lambda: states))
+    done, history = 0, {}
+    if restored is not None:
+        done, states, history = restored.iteration, restored.carry, restored.history
+    steps_per_iteration = ac.num_envs * setup.spec.max_episode_steps
+
+    def maybe_evaluate(states, i):
+        if i % ac.eval_every == 0 or i == ac.num_iterations:
+            r = np.asarray(evaluate(states, jax.vmap(lambda k: jax.random.fold_in(k, 1000 + i))(keys),
+                                    likelihood_params)).mean(1)
+            history.setdefault("eval_iteration", np.zeros((len(r), 0)))
+            history["eval_iteration"] = np.concatenate([history["eval_iteration"], np.full((len(r), 1), i)], 1)
+            history["eval_return"] = np.concatenate([history.get("eval_return", np.zeros((len(r), 0))), r[:, None]], 1)
+
+    if done == 0 and "eval_return" not in history:
+        maybe_evaluate(states, 0)
+    with tqdm(total=ac.num_iterations, initial=done, desc=f"aime_v2/{name}", unit="it",
+              disable=done >= ac.num_iterations) as bar:
+        while done < ac.num_iterations:
+            states, metrics = iteration(states, keys, likelihood_params)
+            for k, v in jax.device_get(metrics).items():
+                history[k] = np.concatenate([history.get(k, np.zeros((len(v), 0))), np.asarray(v)[:, None]], 1)
+            if not np.isfinite(history["model_loss"]).all():
+                raise FloatingPointError(f"aime_v2/{name}: non-finite loss at iteration {done + 1}")
+            done += 1
+            maybe_evaluate(states, done)
+            store.save(done, states, history)
+            bar.update(1)
+            bar.set_postfix(ret=f"{history['eval_return'][:, -1].mean():.0f}")
+    store.close()
+    result = {
+        "variant": name, **VARIANTS[name],
+        "env_steps": (history["eval_iteration"][0] * steps_per_iteration).astype(int).tolist(),
+        "eval_return": history["eval_return"].tolist(),  # [seeds, evaluations]
+        "expert_return": setup.expert_return,
+    }
+    (out / "eval.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+ILFO_LABELS = {"ot": "OT + DDPG", "gaifo": "GAIfO + DDPG"}
+
+
+def ilfo_baseline(run_dir: str, task: str, demos: str, env_steps: list[int]) -> dict:
+    """An ILfO baseline of the ADS driver (a finished `algos.ads` launcher run with the OT or GAIfO
+    reward and a fixed discount) at `env_steps`.
+
+    Its evaluation return at each of AIME-v2's steps is the latest evaluation at or before
+    it (NaN before its first). The run must be on the same task, from the same
+    demonstrations; it starts from nothing (no world model, no embodiment data), under
+    the same online budget.
+    """
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    agent = config.get("agent", {})
+    found = {"algo": config.get("algo"), "task": config.get("task"), "demos": agent.get("demos"),
+             "reward": agent.get("reward"), "discount_schedule": agent.get("discount_schedule")}
+    wanted = {"algo": "ads", "task": task, "demos": demos, "reward": tuple(ILFO_LABELS), "discount_schedule": "fixed"}
+    wrong = {k: v for k, v in found.items() if not (v in wanted[k] if isinstance(wanted[k], tuple) else v == wanted[k])}
+    if wrong:
+        raise ValueError(f"ilfo_run {run_dir} is not an OT or GAIfO baseline (fixed discount) of this task and "
+                         f"demonstrations: {wrong}")
+    metrics = pd.read_parquet(Path(run_dir) / "metrics.parquet")
+    table = metrics.pivot_table(index="env_steps", columns="member", values="eval_return").sort_index()
+    per_seed = [[table[m][table.index <= s].iloc[-1] if (table.index <= s).any() else np.nan for s in env_steps]
+                for m in table.columns]
+    return {"variant": f"{ILFO_LABELS[found['reward']]} (no world model)", "env_steps": list(env_steps),
+            "eval_return": per_seed, "ilfo_run": run_dir}
+
+
+def report(results: list[dict], workdir: Path, task: str) -> None:
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    lines = [f"{task}: return against online environment steps (mean ± std over seeds; "
+             "the first column is zero-shot AIME)", ""]
+    header = None
+    for i, r in enumerate(results):
+        x, y = np.asarray(r["env_steps"]), np.asarray(r["eval_return"])
+        ax.plot(x, y.mean(0), color=f"C{i}", label=r["variant"])
+        ax.fill_between(x, y.mean(0) - y.std(0), y.mean(0) + y.std(0), color=f"C{i}", alpha=0.15)
+        if header is None:
+            header = "| variant | " + " | ".join(f"{s:,} steps" for s in x) + " |"
+            lines += [header, "|---|" + "---:|" * len(x)]
+        lines.append(f"| {r['variant']} | " + " | ".join("–" if np.isnan(m) else f"{m:.0f} ± {s:.0f}"
+                                                        for m, s in zip(y.mean(0), y.std(0))) + " |")
+    ax.axhline(results[0]["expert_return"], color="k", ls="--", lw=0.8, label="expert")
+    ax.set_xlabel("online environment steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(f"AIME-v2 on {task}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(workdir / "curves.png", dpi=120)
+    (workdir / "table.md").write_text("\n".join(lines) + "\n")
+
+
+def main_run(c: ml_collections.ConfigDict) -> list[dict]:
+    variants = [v.strip() for v in c.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    if not c.aime_run or not (Path(c.aime_run) / "config.json").exists():
+        raise ValueError(f"aime_run must be a finished AIME run directory (with config.json), got {c.aime_run!r}")
+    setup, wm_params, policy_params = load_aime(c.aime_run)
+    # the world model and the policy network are the AIME run's
+    c = ml_collections.ConfigDict(c.to_dict())
+    c.agent.world_model = ml_collections.ConfigDict(setup.config.world_model.to_dict())
+    c.agent.imitation.hidden_sizes = tuple(setup.config.imitation.hidden_sizes)
+    c.agent.imitation.activation = setup.config.imitation.activation
+    workdir = Path(c.workdir or f"runs/aime_v2_{setup.task}_{Path(c.aime_run).name}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(c.to_json(indent=2))
+    likelihood, likelihood_params = likelihood_stage(c, setup, workdir)
+    results = [run_variant(c, v, setup, wm_params, policy_params, likelihood, likelihood_params, workdir)
+               for v in variants]
+    for run_dir in [r.strip() for r in c.ilfo_run.split(",") if r.strip()]:
+        results.append({**ilfo_baseline(run_dir, setup.task, setup.config.demos, results[0]["env_steps"]),
+                        "expert_return": results[0]["expert_return"]})
+    report(results, workdir, setup.task)
+    print((workdir / "table.md").read_text())
+    return results
+
+
+def main() -> None:
+    config = cli.define_config(DEFAULT_CONFIG)
+
+    def _main(argv: list[str]) -> None:
+        del argv
+        logging.set_verbosity(logging.WARNING)
+        main_run(config.value)
+
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    main()
