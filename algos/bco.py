@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from algos.common import hparams as hp_lib
 from algos.common import networks
 from envs import sequences
 
@@ -37,6 +38,13 @@ def default_config() -> ml_collections.ConfigDict:
     c.idm_updates = 10_000
     c.policy_updates = 10_000
     return c
+
+
+RANGES = {
+    "stack": hp_lib.AT_LEAST_ONE, "hidden_sizes": hp_lib.AT_LEAST_ONE, "idm_lr": hp_lib.POSITIVE,
+    "policy_lr": hp_lib.POSITIVE, "batch_size": hp_lib.AT_LEAST_ONE, "idm_updates": hp_lib.AT_LEAST_ONE,
+    "policy_updates": hp_lib.AT_LEAST_ONE,
+}
 
 
 class Regressor(NamedTuple):

@@ -13,7 +13,6 @@ actor's action. It is ADS's backbone.
 
 from __future__ import annotations
 
-import sys
 from typing import Mapping
 
 import jax
@@ -26,6 +25,10 @@ from algos.common import networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
 HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip")
+RANGES = {
+    **offpolicy.RANGES, "std_init": hp_lib.NON_NEGATIVE, "std_final": hp_lib.NON_NEGATIVE,
+    "std_schedule_steps": hp_lib.NON_NEGATIVE, "std_clip": hp_lib.NON_NEGATIVE, "feature_dim": hp_lib.NON_NEGATIVE,
+}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -55,24 +58,8 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 @struct.dataclass
-class DDPGState:
-    actor_params: dict
-    critic_params: dict
-    target_critic_params: dict
-    actor_opt: tuple
-    critic_opt: tuple
-    hp: dict
-    env_steps: jax.Array
-    updates: jax.Array
-    actor: networks.DeterministicPolicy = struct.field(pytree_node=False)
-    critic: networks.EnsembleCritic = struct.field(pytree_node=False)
-    action_low: float = struct.field(pytree_node=False)
-    action_high: float = struct.field(pytree_node=False)
-    max_grad_norm: float = struct.field(pytree_node=False)
-
-    @property
-    def tx(self):
-        return optim.adam(self.max_grad_norm or None)
+class DDPGState(offpolicy.ActorCriticState):
+    """`offpolicy.ActorCriticState` with a deterministic actor; the exploration std is scheduled from `hp`."""
 
 
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> DDPGState:
@@ -80,18 +67,7 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     feature = int(config.feature_dim) or None
     actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature)
     critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics, feature)
-    k_actor, k_critic = jax.random.split(key)
-    obs = jnp.zeros(spec.obs_shape, jnp.float32)
-    actor_params = actor.init(k_actor, obs)
-    critic_params = critic.init(k_critic, obs, jnp.zeros(spec.action_shape, jnp.float32))
-    tx = optim.adam(config.max_grad_norm or None)
-    return DDPGState(
-        actor_params=actor_params, critic_params=critic_params, target_critic_params=critic_params,
-        actor_opt=tx.init(actor_params), critic_opt=tx.init(critic_params), hp=hp,
-        env_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), actor=actor, critic=critic,
-        action_low=float(spec.action_low), action_high=float(spec.action_high),
-        max_grad_norm=float(config.max_grad_norm),
-    )
+    return DDPGState(**offpolicy.init_actor_critic(key, spec, config, actor, critic, hp))
 
 
 def exploration_std(state: DDPGState) -> jax.Array:
@@ -123,8 +99,7 @@ def critic_loss(critic_params, state: DDPGState, batch: offpolicy.NStepBatch, ke
     next_action = _noisy(state.actor.apply(state.actor_params, batch.next_obs), std, key, clip)
     next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
     target = jax.lax.stop_gradient(batch.reward + batch.discount * next_q)
-    unit_action = 2.0 * (batch.action - state.action_low) / (state.action_high - state.action_low) - 1.0
-    q = state.critic.apply(critic_params, batch.obs, unit_action)
+    q = state.critic.apply(critic_params, batch.obs, offpolicy.unit_action(state, batch.action))
     loss = jnp.mean(jnp.sum((q - target) ** 2, axis=0))
     return loss, {"critic_loss": loss, "q": q.mean()}
 
@@ -155,12 +130,12 @@ def update(state: DDPGState, seq, key: jax.Array) -> tuple[DDPGState, dict]:
 
 def make_learner(config, env: Environment):
     """DDPG as an off-policy `Learner` (see `algos.common.offpolicy`); `env` must be batched."""
-    return offpolicy.make_learner(sys.modules[__name__], config, env)
+    return offpolicy.make_learner(config, env, init=init, act=act, update=update)
 
 
 def make_train(config, env: Environment):
     """`train(key, hparams=None) -> (carry, metrics [iterations, ...])` for the whole budget."""
-    return offpolicy.make_train(sys.modules[__name__], config, env)
+    return offpolicy.make_train(config, env, init=init, act=act, update=update)
 
 
 def num_iterations(config, num_envs: int) -> int:

@@ -59,6 +59,14 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 HPARAMS = ("learning_rate", "gamma", "gae_lambda", "clip_eps", "entropy_coef", "value_coef", "reward_scaling")
+R = hp_lib
+RANGES = {
+    "rollout_length": R.AT_LEAST_ONE, "total_env_steps": R.AT_LEAST_ONE, "update_epochs": R.AT_LEAST_ONE,
+    "num_minibatches": R.AT_LEAST_ONE, "learning_rate": R.POSITIVE, "max_grad_norm": R.NON_NEGATIVE,
+    "gamma": R.UNIT, "gae_lambda": R.UNIT, "clip_eps": R.POSITIVE, "entropy_coef": R.NON_NEGATIVE,
+    "value_coef": R.NON_NEGATIVE, "reward_scaling": R.POSITIVE, "hidden_sizes": R.AT_LEAST_ONE,
+    "init_log_std": R.ANY, "actor_out_scale": R.POSITIVE,
+}
 
 
 @struct.dataclass

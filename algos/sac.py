@@ -16,7 +16,6 @@ optional per-action-dimension weight on the log-probabilities.
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Mapping
 
 import jax
@@ -29,6 +28,11 @@ from algos.common import networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
 HPARAMS = ("actor_lr", "critic_lr", "alpha_lr", "gamma", "tau", "init_temperature", "reward_scale")
+RANGES = {
+    **offpolicy.RANGES, "alpha_lr": hp_lib.NON_NEGATIVE, "init_temperature": hp_lib.POSITIVE,
+    "reward_scale": hp_lib.POSITIVE, "actor_update_interval": hp_lib.AT_LEAST_ONE,
+    "target_update_interval": hp_lib.AT_LEAST_ONE, "target_entropy_per_dim": hp_lib.ANY,
+}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -61,29 +65,14 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 @struct.dataclass
-class SACState:
-    actor_params: dict
-    critic_params: dict
-    target_critic_params: dict
-    log_alpha: jax.Array
-    actor_opt: tuple
-    critic_opt: tuple
-    alpha_opt: tuple
-    hp: dict
-    env_steps: jax.Array
-    updates: jax.Array
-    actor: networks.TanhGaussianPolicy = struct.field(pytree_node=False)
-    critic: networks.EnsembleCritic = struct.field(pytree_node=False)
-    action_low: float = struct.field(pytree_node=False)
-    action_high: float = struct.field(pytree_node=False)
-    target_entropy: float = struct.field(pytree_node=False)
-    max_grad_norm: float = struct.field(pytree_node=False)
-    actor_update_interval: int = struct.field(pytree_node=False)
-    target_update_interval: int = struct.field(pytree_node=False)
+class SACState(offpolicy.ActorCriticState):
+    """`offpolicy.ActorCriticState` (tanh-Gaussian actor, ensemble critic) and the temperature."""
 
-    @property
-    def tx(self):
-        return optim.adam(self.max_grad_norm or None)
+    log_alpha: jax.Array
+    alpha_opt: tuple
+    target_entropy: float = struct.field(pytree_node=False, default=0.0)
+    actor_update_interval: int = struct.field(pytree_node=False, default=1)
+    target_update_interval: int = struct.field(pytree_node=False, default=1)
 
 
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> SACState:
@@ -91,27 +80,17 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     hp = hp_lib.resolve(config, HPARAMS, hparams)
     actor = networks.TanhGaussianPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation)
     critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics)
-    k_actor, k_critic = jax.random.split(key)
-    obs = jnp.zeros(spec.obs_shape, jnp.float32)
-    act = jnp.zeros(spec.action_shape, jnp.float32)
-    actor_params = actor.init(k_actor, obs)
-    critic_params = critic.init(k_critic, obs, act)
     log_alpha = jnp.log(hp["init_temperature"])
-    tx = optim.adam(config.max_grad_norm or None)
     return SACState(
-        actor_params=actor_params, critic_params=critic_params, target_critic_params=critic_params,
-        log_alpha=log_alpha, actor_opt=tx.init(actor_params), critic_opt=tx.init(critic_params),
-        alpha_opt=tx.init(log_alpha), hp=hp, env_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
-        actor=actor, critic=critic, action_low=float(spec.action_low), action_high=float(spec.action_high),
+        **offpolicy.init_actor_critic(key, spec, config, actor, critic, hp),
+        log_alpha=log_alpha, alpha_opt=optim.adam(config.max_grad_norm or None).init(log_alpha),
         target_entropy=float(config.target_entropy_per_dim * spec.action_size),
-        max_grad_norm=float(config.max_grad_norm), actor_update_interval=int(config.actor_update_interval),
+        actor_update_interval=int(config.actor_update_interval),
         target_update_interval=int(config.target_update_interval),
     )
 
 
-def unit_action(state: SACState, action: jax.Array) -> jax.Array:
-    """Environment action -> the actor's [-1, 1] range."""
-    return 2.0 * (action - state.action_low) / (state.action_high - state.action_low) - 1.0
+unit_action = offpolicy.unit_action
 
 
 def act(state: SACState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
@@ -207,12 +186,12 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
 
 def make_learner(config, env: Environment):
     """SAC as an off-policy `Learner` (see `algos.common.offpolicy`); `env` must be batched."""
-    return offpolicy.make_learner(sys.modules[__name__], config, env)
+    return offpolicy.make_learner(config, env, init=init, act=act, update=update)
 
 
 def make_train(config, env: Environment):
     """`train(key, hparams=None) -> (carry, metrics [iterations, ...])` for the whole budget."""
-    return offpolicy.make_train(sys.modules[__name__], config, env)
+    return offpolicy.make_train(config, env, init=init, act=act, update=update)
 
 
 def num_iterations(config, num_envs: int) -> int:

@@ -91,8 +91,13 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
         listing = "; ".join(f"{src}: {', '.join(names)}" for src, names in groups.items())
         raise ValueError(f"unknown task {name!r}.{hint} Known tasks — {listing}")
 
-    episode_length = wrapper_cfg["episode_length"] or defaults["episode_length"]
-    action_repeat = wrapper_cfg["action_repeat"] or defaults["action_repeat"]
+    # None means the task's own value; anything else must be a count (0 is not "the default")
+    for key in ("episode_length", "action_repeat", "num_envs"):
+        value = wrapper_cfg[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{key} must be an integer >= 1 (or None for the task's own value), got {value!r}")
+    episode_length = defaults["episode_length"] if wrapper_cfg["episode_length"] is None else wrapper_cfg["episode_length"]
+    action_repeat = defaults["action_repeat"] if wrapper_cfg["action_repeat"] is None else wrapper_cfg["action_repeat"]
     env: Environment = base
     env = wrappers.ActionRepeat(env, action_repeat)
     env = wrappers.EpisodeLimit(env, episode_length)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -95,10 +98,12 @@ def _build(point, **switches):
         c[k] = v
     model = rssm.make_rssm(c.world_model.model, (4,), 2)
     likelihood = rssm.make_rssm(c.world_model.model, (4,), 0)
-    agent = aime_v2.make(c, env, model, likelihood, likelihood.init(jax.random.PRNGKey(1)),
-                         sequences.from_dataset(embodiment), sequences.observations_only(demos, 2))
-    state = agent.init(jax.random.PRNGKey(3), model.init(jax.random.PRNGKey(0)),
-                       imitation.init(c.imitation, model, jax.random.PRNGKey(2)).params)
+    setup = aime_v2.make_setup(c, env, model, likelihood, sequences.from_dataset(embodiment),
+                               sequences.observations_only(demos, 2))
+    agent = types.SimpleNamespace(update=functools.partial(aime_v2.agent.update, setup))
+    state = aime_v2.agent.init(setup, jax.random.PRNGKey(3), model.init(jax.random.PRNGKey(0)),
+                               imitation.init(c.imitation, model, jax.random.PRNGKey(2)).params,
+                               likelihood.init(jax.random.PRNGKey(1)))
     # fill the online buffer with recorded episodes (collection is tested in the pipeline test)
     n = c.num_envs * c.num_iterations
     seq = sequences.from_dataset(jax.tree.map(lambda x: x[:n], embodiment))

@@ -62,7 +62,18 @@ def reference(tmp_path_factory):
     (lambda c: c.env.__setitem__("episode_lenght", 3), "does not take override(s) ['episode_lenght']"),
     (lambda c: c.grid.__setitem__("hidden_sizes", [1, 2]), "grid key 'hidden_sizes' is not a numeric hyperparameter"),
     (lambda c: c.agent.__setitem__("num_minibatches", 7), "not divisible by num_minibatches = 7"),
-    (lambda c: c.__setitem__("num_seeds", 0), "config.num_seeds must be >= 1"),
+    (lambda c: c.__setitem__("num_seeds", 0), "config.num_seeds = 0 is outside its valid range [1, inf)"),
+    # a budget, a rollout, an episode or a repeat of zero: refused, not trained for 400 steps or taken as the default
+    (lambda c: c.agent.__setitem__("total_env_steps", 0), "config.agent.total_env_steps = 0 is outside its valid range [1, inf)"),
+    (lambda c: c.agent.__setitem__("total_env_steps", -5), "config.agent.total_env_steps = -5 is outside"),
+    (lambda c: c.agent.__setitem__("rollout_length", 0), "config.agent.rollout_length = 0 is outside its valid range [1, inf)"),
+    (lambda c: c.env.__setitem__("episode_length", 0), "config.env.episode_length = 0 is outside its valid range [1, inf)"),
+    (lambda c: c.env.__setitem__("action_repeat", 0), "config.env.action_repeat = 0 is outside its valid range [1, inf)"),
+    # a negative learning rate would train gradient ascent; NaN would only show once training starts
+    (lambda c: c.agent.__setitem__("learning_rate", -1e-3), "config.agent.learning_rate = -0.001 is outside its valid range (0, inf)"),
+    (lambda c: c.agent.__setitem__("learning_rate", float("nan")), "config.agent.learning_rate = nan is outside its valid range (0, inf)"),
+    (lambda c: c.agent.__setitem__("gamma", 1.5), "config.agent.gamma = 1.5 is outside its valid range [0, 1]"),
+    (lambda c: c.grid.__setitem__("learning_rate", [1e-3, -1.0]), "grid.learning_rate has values [-1.0] outside the valid range (0, inf)"),
 ])
 def test_config_refusals_name_the_valid_choices(tmp_path, change, message):
     config = tiny(tmp_path)
@@ -213,7 +224,7 @@ def test_non_finite_metric_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
                                 env_steps_per_iteration=10)
     store = checkpoints.CheckpointStore(tmp_path / "ckpt", keep=10)
     with pytest.raises(loop.NonFiniteError) as info:
-        loop.run_chunks(learner, jax.random.split(jax.random.PRNGKey(0), 3), 12, 2, store=store,
+        loop.run_chunks(learner, (jax.random.split(jax.random.PRNGKey(0), 3), None), 12, 2, store=store,
                         checkpoint_interval_s=0.0, progress=False)
     assert str(info.value).startswith("metric 'loss' is nan at iteration 7 (env step 70) of member 0")
     assert "the last good checkpoint is iteration 6" in str(info.value)

@@ -65,13 +65,18 @@ def update(model, config: ml_collections.ConfigDict, state: TrainState, batch, k
     return TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1), metrics
 
 
+def train_step(model, config: ml_collections.ConfigDict, data: Sequences, state: TrainState, key: jax.Array):
+    """One update on a fresh batch of `config.batch_size` windows of `data`."""
+    k_batch, k_loss = jax.random.split(key)
+    batch = sample_windows(data, k_batch, config.batch_size, config.seq_len)
+    return update(model, config, state, batch, k_loss)
+
+
 def make_chunk(model, config: ml_collections.ConfigDict, data: Sequences, num_updates: int):
     """`chunk(state, key) -> (state, metrics [num_updates])`: that many updates in one scan (not jitted)."""
 
     def body(state, key):
-        k_batch, k_loss = jax.random.split(key)
-        batch = sample_windows(data, k_batch, config.batch_size, config.seq_len)
-        return update(model, config, state, batch, k_loss)
+        return train_step(model, config, data, state, key)
 
     def chunk(state, key):
         return jax.lax.scan(body, state, jax.random.split(jax.random.fold_in(key, state.step), num_updates))

@@ -6,5 +6,5 @@ re-exported here for the launcher: `ads.make_train(config, env)` reads like ever
 """
 
 from algos.ads.agent import (  # noqa: F401
-    HPARAMS, Carry, act, default_config, load_demos, make_learner, make_train, num_iterations,
+    HPARAMS, RANGES, Carry, act, default_config, load_demos, make_learner, make_train, num_iterations,
 )

@@ -38,8 +38,9 @@ is computed from the observation after it, as in the ADS code.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +48,7 @@ import ml_collections
 from flax import struct
 
 from algos import ddpg
+from algos.common import hparams as hp_lib
 from algos.common import loop, replay
 from algos.ads import gaifo, ot_reward, progress
 from envs import datasets
@@ -170,6 +172,13 @@ def reference_scores(demo_next: jax.Array) -> jax.Array:
 
 
 HPARAMS = ddpg.HPARAMS
+RANGES = {
+    **ddpg.RANGES, "num_demos": hp_lib.AT_LEAST_ONE, "ot_features": hp_lib.NON_NEGATIVE, "ot_scale": hp_lib.POSITIVE,
+    "auto_scale_factor": hp_lib.POSITIVE, "sinkhorn_epsilon": hp_lib.POSITIVE, "sinkhorn_iterations": hp_lib.AT_LEAST_ONE,
+    "alpha": hp_lib.Range(0.0, 1.0, low_open=True, high_open=True), "threshold": hp_lib.UNIT,
+    "progress_start": hp_lib.UNIT, "max_progress_delta": hp_lib.AT_LEAST_ONE, "eval_every": hp_lib.AT_LEAST_ONE,
+    "disc_hidden_sizes": hp_lib.AT_LEAST_ONE, "disc_lr": hp_lib.POSITIVE, "disc_batch_size": hp_lib.AT_LEAST_ONE,
+}
 
 
 def load_demos(config) -> jax.Array:
@@ -184,138 +193,186 @@ def load_demos(config) -> jax.Array:
     return data.obs[: config.num_demos]
 
 
+class Setup(NamedTuple):
+    """What every function of one ADS learner reads: its config, environment, demonstrations and sizes.
+
+    Built once by `make_setup`; the training functions below take it as their first argument.
+    """
+
+    config: ml_collections.ConfigDict
+    env: Environment
+    horizon: int                 # T, the demonstrations' (and the episodes') length
+    buffer: replay.Buffer
+    demo_next: jax.Array         # [M, T, D']: what each step's OT reward compares
+    demo_pairs: jax.Array        # [M T, F]: GAIfO's expert inputs
+    ref_scores: jax.Array        # [T]: the progress recogniser's reference (zeros without ADS)
+    num_updates: int             # per iteration
+    prefill: int                 # rounds of random episodes before training
+    has_success: bool
+
+    @property
+    def num_envs(self) -> int:
+        return self.env.spec.num_envs
+
+    def ot_view(self, x: jax.Array) -> jax.Array:
+        return make_ot_view(self.config)(x)
+
+
+def make_setup(config, env: Environment, demos: jax.Array) -> Setup:
+    """Check the inputs and compute what depends on the demonstrations only (outside the training program)."""
+    horizon = check_inputs(config, env, demos)
+    num_envs = env.spec.num_envs
+    demos = jnp.asarray(demos, jnp.float32)
+    demo_next = make_ot_view(config)(demos[:, 1:])
+    demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
+    capacity = min(int(config.replay_capacity), int(config.total_env_steps))
+    ref = (jax.block_until_ready(reference_scores(demo_next)) if config.discount_schedule == "ads"
+           else jnp.zeros((horizon,)))
+    return Setup(
+        config=config, env=env, horizon=horizon, buffer=replay.make(capacity, num_envs, config.batch_size, config.nstep),
+        demo_next=demo_next, demo_pairs=demo_pairs.reshape(-1, demo_pairs.shape[-1]), ref_scores=ref,
+        num_updates=updates_per_iteration(config, num_envs, horizon), prefill=prefill_rounds(config, num_envs, horizon),
+        has_success="success" in jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics,
+    )
+
+
+def scheduled_discount(s: Setup, carry_progress: jax.Array, agent: ddpg.DDPGState) -> jax.Array:
+    """gamma = alpha^(1/p) under ADS; the fixed `gamma` otherwise."""
+    if s.config.discount_schedule == "ads":
+        return progress.discount(carry_progress.astype(jnp.float32), s.config.alpha)
+    return agent.hp["gamma"]
+
+
+def imitation_rewards(s: Setup, carry: Carry, traj: Transition) -> tuple[jax.Array, jax.Array]:
+    """Per-step imitation rewards [T, N] of whole episodes, and their unscaled OT totals [N]."""
+    c = s.config
+    episodes = s.ot_view(traj.next_obs.swapaxes(0, 1))  # [N, T, D']
+    if c.reward == "ot":
+        out = jax.vmap(lambda e: ot_reward.ot_reward(e, s.demo_next, carry.ot_scale, cost=c.ot_cost,
+                                                     epsilon=c.sinkhorn_epsilon,
+                                                     iterations=c.sinkhorn_iterations))(episodes)
+        return out.rewards.T, out.score
+    if c.reward == "env":
+        return traj.reward, jnp.zeros((s.num_envs,))
+    x = gaifo.features(traj.obs, traj.next_obs, c.disc_input)
+    return gaifo.logit(carry.discriminator.params, x, tuple(c.disc_hidden_sizes)), jnp.zeros((s.num_envs,))
+
+
+def play(s: Setup, reset_key: jax.Array, policy, key: jax.Array) -> Transition:
+    """One whole episode in each environment, from a fresh reset: [T, N] leaves."""
+    _, traj = rollout_from(s.env, policy, s.env.reset(reset_key), key, s.horizon)
+    return traj
+
+
+def _empty_evaluation(s: Setup) -> dict:
+    evaluation = {"return": jnp.zeros(()), "imitation_return": jnp.zeros(())}
+    if s.has_success:
+        evaluation["success"] = jnp.zeros(())
+    return evaluation
+
+
+def init(s: Setup, key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
+    """A fresh agent, and a replay buffer filled with `prefill` rounds of random episodes (imitation-rewarded)."""
+    c, spec = s.config, s.env.spec
+    k_agent, k_disc, k_fill, k_run = jax.random.split(key, 4)
+    agent = ddpg.init(k_agent, spec, c, hparams)
+    disc = gaifo.init(k_disc, s.demo_pairs.shape[-1], tuple(c.disc_hidden_sizes)) if c.reward == "gaifo" else None
+    unbatched = jnp.zeros(spec.obs_shape, jnp.float32)
+    example = Transition(obs=unbatched, action=jnp.zeros(spec.action_shape), reward=jnp.zeros(()),
+                         next_obs=unbatched, done=jnp.zeros(()), truncated=jnp.zeros(()))
+    carry = Carry(agent=agent, buffer=replay.init(s.buffer, example), ot_scale=jnp.asarray(c.ot_scale, jnp.float32),
+                  discriminator=disc, progress=progress.initial_progress(s.horizon, c.progress_start),
+                  evaluation=_empty_evaluation(s), key=k_run)
+    explore = random_policy(spec)
+
+    def prefill_round(r, carry):
+        # one loop, each round after the last: independent loops of batched LAPACK calls (MJX's
+        # Cholesky) can deadlock XLA:CPU's thread pool (docs/notes/xla_cpu_hang.md)
+        k_reset, k_roll = jax.random.split(jax.random.fold_in(k_fill, r))
+        traj = play(s, k_reset, explore, k_roll)
+        if c.reward == "ot" and c.auto_scale:  # the scale is set once, from the first episodes
+            _, totals = imitation_rewards(s, carry.replace(ot_scale=jnp.ones(())), traj)
+            first = ot_reward.auto_scale(jnp.mean(totals), c.auto_scale_factor)
+            carry = carry.replace(ot_scale=jnp.where(r == 0, first, carry.ot_scale))
+        rewards, _ = imitation_rewards(s, carry, traj)
+        return carry.replace(buffer=replay.add_trajectory(s.buffer, carry.buffer, traj.replace(reward=rewards)))
+
+    carry = jax.lax.fori_loop(0, s.prefill, prefill_round, carry)
+    agent = agent.replace(env_steps=agent.env_steps + s.prefill * s.num_envs * s.horizon)
+    return carry.replace(agent=agent)
+
+
+def update(s: Setup, carry: Carry, key: jax.Array) -> tuple[Carry, dict]:
+    """One DDPG update on a replay batch (and, with GAIfO, one discriminator update)."""
+    c = s.config
+    k_sample, k_learn, k_expert, k_disc = jax.random.split(key, 4)
+    seq = replay.sample(s.buffer, carry.buffer, k_sample)
+    agent, info = ddpg.update(carry.agent, seq, k_learn)
+    carry = carry.replace(agent=agent)
+    if c.reward == "gaifo":
+        n = c.disc_batch_size
+        expert = s.demo_pairs[jax.random.randint(k_expert, (n,), 0, s.demo_pairs.shape[0])]
+        agent_x = gaifo.features(seq.obs[:n, 0], seq.next_obs[:n, 0], c.disc_input)
+        disc, disc_info = gaifo.update(carry.discriminator, expert, agent_x, k_disc, tuple(c.disc_hidden_sizes),
+                                       c.disc_lr)
+        carry, info = carry.replace(discriminator=disc), {**info, **disc_info}
+    return carry, info
+
+
+def step(s: Setup, carry: Carry) -> tuple[Carry, dict]:
+    """One iteration: an episode per environment with the noisy actor, imitation rewards, `num_updates` updates."""
+    key, k_reset, k_roll, k_update = jax.random.split(carry.key, 4)
+    gamma = scheduled_discount(s, carry.progress, carry.agent)
+    agent = carry.agent.replace(hp={**carry.agent.hp, "gamma": gamma})
+    traj = play(s, k_reset, lambda obs, k: ddpg.act(agent, obs, k), k_roll)
+    rewards, _ = imitation_rewards(s, carry, traj)
+    buf = replay.add_trajectory(s.buffer, carry.buffer, traj.replace(reward=rewards))
+    agent = agent.replace(env_steps=agent.env_steps + s.num_envs * s.horizon)
+    carry = carry.replace(agent=agent, buffer=buf)
+    carry, info = jax.lax.scan(lambda cy, k: update(s, cy, k), carry, jax.random.split(k_update, s.num_updates))
+    metrics = {
+        **jax.tree.map(jnp.mean, info),
+        "episode_return": traj.reward.sum(0).mean(),  # the true return of the episodes just played
+        "imitation_return": rewards.sum(0).mean(),
+        "discount": gamma,
+        "progress": carry.progress.astype(jnp.float32),
+        **{f"eval_{k}": v for k, v in carry.evaluation.items()},
+    }
+    return carry.replace(key=key), metrics
+
+
+def evaluate(s: Setup, carry: Carry, key: jax.Array) -> Carry:
+    """Deterministic episodes: the evaluation record and, with ADS, the progress update."""
+    c = s.config
+    k_reset, k_roll = jax.random.split(key)
+    traj = play(s, k_reset, lambda obs, k: ddpg.act(carry.agent, obs, k, deterministic=True), k_roll)
+    rewards, _ = imitation_rewards(s, carry, traj)
+    evaluation = {"return": traj.reward.sum(0).mean(), "imitation_return": rewards.sum(0).mean()}
+    if s.has_success:  # the task's success flag at the episode's last step
+        evaluation["success"] = traj.metrics["success"][-1].mean()
+    new_progress = carry.progress
+    if c.discount_schedule == "ads":
+        costs = episode_costs(s.ot_view(traj.next_obs.swapaxes(0, 1)), s.demo_next, "euclidean")
+        new_progress = progress.update_progress(carry.progress, costs, s.ref_scores, c.max_progress_delta,
+                                                c.threshold)
+    return carry.replace(evaluation=evaluation, progress=new_progress)
+
+
+def hook(s: Setup, carry: Carry, iteration: jax.Array) -> Carry:
+    """Before every `eval_every`-th iteration: evaluate (and update the progress)."""
+    k_eval = jax.random.fold_in(carry.key, 0xE7A1)  # its own stream: evaluation does not shift training's
+    return jax.lax.cond(iteration % s.config.eval_every == 0, lambda cy, k: evaluate(s, cy, k), lambda cy, k: cy,
+                        carry, k_eval)
+
+
 def make_learner(config, env: Environment, demos: jax.Array | None = None) -> loop.Learner:
     """The ADS `Learner` (see the module docstring); `demos` [num_demos, T + 1, D], by default
     read from `config.demos`."""
-    demos = load_demos(config) if demos is None else demos
-    horizon = check_inputs(config, env, demos)
-    spec = env.spec
-    num_envs = spec.num_envs
-    demos = jnp.asarray(demos, jnp.float32)
-    ot_view = make_ot_view(config)
-    demo_next = ot_view(demos[:, 1:])  # [M, T, D']: what each step's OT reward reads
-    demo_pairs = gaifo.features(demos[:, :-1], demos[:, 1:], config.disc_input)
-    demo_pairs = demo_pairs.reshape(-1, demo_pairs.shape[-1])  # GAIfO's expert inputs
-    capacity = min(int(config.replay_capacity), int(config.total_env_steps))
-    buffer = replay.make(capacity, num_envs, config.batch_size, config.nstep)
-    num_updates = updates_per_iteration(config, num_envs, horizon)
-    prefill = prefill_rounds(config, num_envs, horizon)
-    disc_hidden = tuple(config.disc_hidden_sizes)
-    ot_kwargs = dict(cost=config.ot_cost, epsilon=config.sinkhorn_epsilon, iterations=config.sinkhorn_iterations)
-    # ADS's reference scores depend on the demonstrations only: computed once, outside the training program
-    ref_scores = (jax.block_until_ready(reference_scores(demo_next)) if config.discount_schedule == "ads"
-                  else jnp.zeros((horizon,)))
-
-    has_success = "success" in jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics
-    empty_evaluation = {"return": jnp.zeros(()), "imitation_return": jnp.zeros(())}
-    if has_success:
-        empty_evaluation["success"] = jnp.zeros(())
-
-    def discount(carry_progress: jax.Array, agent: ddpg.DDPGState) -> jax.Array:
-        if config.discount_schedule == "ads":
-            return progress.discount(carry_progress.astype(jnp.float32), config.alpha)
-        return agent.hp["gamma"]
-
-    def imitation_rewards(carry: Carry, traj: Transition) -> tuple[jax.Array, jax.Array]:
-        """Per-step imitation rewards [T, N] of whole episodes, and their unscaled OT totals [N]."""
-        episodes = ot_view(traj.next_obs.swapaxes(0, 1))  # [N, T, D']
-        if config.reward == "ot":
-            out = jax.vmap(lambda e: ot_reward.ot_reward(e, demo_next, carry.ot_scale, **ot_kwargs))(episodes)
-            return out.rewards.T, out.score
-        if config.reward == "env":
-            return traj.reward, jnp.zeros((num_envs,))
-        x = gaifo.features(traj.obs, traj.next_obs, config.disc_input)
-        return gaifo.logit(carry.discriminator.params, x, disc_hidden), jnp.zeros((num_envs,))
-
-    def play(reset_key: jax.Array, policy, key: jax.Array) -> Transition:
-        """One whole episode in each environment, from a fresh reset: [T, N] leaves."""
-        _, traj = rollout_from(env, policy, env.reset(reset_key), key, horizon)
-        return traj
-
-    def init(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
-        k_agent, k_disc, k_fill, k_run = jax.random.split(key, 4)
-        agent = ddpg.init(k_agent, spec, config, hparams)
-        disc = None
-        if config.reward == "gaifo":
-            disc = gaifo.init(k_disc, demo_pairs.shape[-1], disc_hidden)
-        unbatched = jnp.zeros(spec.obs_shape, jnp.float32)
-        example = Transition(obs=unbatched, action=jnp.zeros(spec.action_shape), reward=jnp.zeros(()),
-                             next_obs=unbatched, done=jnp.zeros(()), truncated=jnp.zeros(()))
-        carry = Carry(agent=agent, buffer=replay.init(buffer, example), ot_scale=jnp.asarray(config.ot_scale, jnp.float32),
-                      discriminator=disc, progress=progress.initial_progress(horizon, config.progress_start),
-                      evaluation=empty_evaluation, key=k_run)
-        explore = random_policy(spec)
-
-        def prefill_round(r, carry):
-            # one loop, each round after the last: independent loops of batched LAPACK calls (MJX's
-            # Cholesky) can deadlock XLA:CPU's thread pool (see `experiments`)
-            k_reset, k_roll = jax.random.split(jax.random.fold_in(k_fill, r))
-            traj = play(k_reset, explore, k_roll)
-            if config.reward == "ot" and config.auto_scale:  # the scale is set once, from the first episodes
-                _, totals = imitation_rewards(carry.replace(ot_scale=jnp.ones(())), traj)
-                first = ot_reward.auto_scale(jnp.mean(totals), config.auto_scale_factor)
-                carry = carry.replace(ot_scale=jnp.where(r == 0, first, carry.ot_scale))
-            rewards, _ = imitation_rewards(carry, traj)
-            return carry.replace(buffer=replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards)))
-
-        carry = jax.lax.fori_loop(0, prefill, prefill_round, carry)
-        agent = agent.replace(env_steps=agent.env_steps + prefill * num_envs * horizon)
-        return carry.replace(agent=agent)
-
-    def update(carry: Carry, key: jax.Array) -> tuple[Carry, dict]:
-        k_sample, k_learn, k_expert, k_disc = jax.random.split(key, 4)
-        seq = replay.sample(buffer, carry.buffer, k_sample)
-        agent, info = ddpg.update(carry.agent, seq, k_learn)
-        carry = carry.replace(agent=agent)
-        if config.reward == "gaifo":
-            n = config.disc_batch_size
-            expert = demo_pairs[jax.random.randint(k_expert, (n,), 0, demo_pairs.shape[0])]
-            agent_x = gaifo.features(seq.obs[:n, 0], seq.next_obs[:n, 0], config.disc_input)
-            disc, disc_info = gaifo.update(carry.discriminator, expert, agent_x, k_disc, disc_hidden, config.disc_lr)
-            carry, info = carry.replace(discriminator=disc), {**info, **disc_info}
-        return carry, info
-
-    def step(carry: Carry) -> tuple[Carry, dict]:
-        key, k_reset, k_roll, k_update = jax.random.split(carry.key, 4)
-        gamma = discount(carry.progress, carry.agent)
-        agent = carry.agent.replace(hp={**carry.agent.hp, "gamma": gamma})
-        traj = play(k_reset, lambda obs, k: ddpg.act(agent, obs, k), k_roll)
-        rewards, _ = imitation_rewards(carry, traj)
-        buf = replay.add_trajectory(buffer, carry.buffer, traj.replace(reward=rewards))
-        agent = agent.replace(env_steps=agent.env_steps + num_envs * horizon)
-        carry = carry.replace(agent=agent, buffer=buf)
-        carry, info = jax.lax.scan(update, carry, jax.random.split(k_update, num_updates))
-        metrics = {
-            **jax.tree.map(jnp.mean, info),
-            "episode_return": traj.reward.sum(0).mean(),  # the true return of the episodes just played
-            "imitation_return": rewards.sum(0).mean(),
-            "discount": gamma,
-            "progress": carry.progress.astype(jnp.float32),
-            **{f"eval_{k}": v for k, v in carry.evaluation.items()},
-        }
-        return carry.replace(key=key), metrics
-
-    def evaluate(carry: Carry, key: jax.Array) -> Carry:
-        """Deterministic episodes: the evaluation record and, with ADS, the progress update."""
-        k_reset, k_roll = jax.random.split(key)
-        traj = play(k_reset, lambda obs, k: ddpg.act(carry.agent, obs, k, deterministic=True), k_roll)
-        rewards, _ = imitation_rewards(carry, traj)
-        evaluation = {"return": traj.reward.sum(0).mean(), "imitation_return": rewards.sum(0).mean()}
-        if has_success:  # the task's success flag at the episode's last step
-            evaluation["success"] = traj.metrics["success"][-1].mean()
-        new_progress = carry.progress
-        if config.discount_schedule == "ads":
-            costs = episode_costs(ot_view(traj.next_obs.swapaxes(0, 1)), demo_next, "euclidean")
-            new_progress = progress.update_progress(carry.progress, costs, ref_scores, config.max_progress_delta,
-                                                    config.threshold)
-        return carry.replace(evaluation=evaluation, progress=new_progress)
-
-    def hook(carry: Carry, iteration: jax.Array) -> Carry:
-        k_eval = jax.random.fold_in(carry.key, 0xE7A1)  # its own stream: evaluation does not shift training's
-        return jax.lax.cond(iteration % config.eval_every == 0, evaluate, lambda c, k: c, carry, k_eval)
-
-    return loop.Learner(init=init, step=step, env_steps_per_iteration=num_envs * horizon,
-                        prefill_env_steps=prefill * num_envs * horizon, hook=hook)
+    s = make_setup(config, env, load_demos(config) if demos is None else demos)
+    per_iteration = s.num_envs * s.horizon
+    return loop.Learner(init=functools.partial(init, s), step=functools.partial(step, s),
+                        env_steps_per_iteration=per_iteration, prefill_env_steps=s.prefill * per_iteration,
+                        hook=functools.partial(hook, s))
 
 
 def make_train(config, env: Environment, demos: jax.Array | None = None):

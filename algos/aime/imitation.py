@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from algos.common import hparams as hp_lib
 from algos.common import networks
 from envs import sequences
 from worldmodels import sequence
@@ -53,6 +54,14 @@ def default_config() -> ml_collections.ConfigDict:
     c.kl_balance = None          # and `world_model.kl_rebalance=null`
     c.kl_scale = 1.0
     return c
+
+
+RANGES = {
+    "action_kl_scale": hp_lib.NON_NEGATIVE, "lr": hp_lib.POSITIVE, "grad_clip": hp_lib.POSITIVE,
+    "batch_size": hp_lib.AT_LEAST_ONE, "seq_len": hp_lib.Range(2), "num_updates": hp_lib.AT_LEAST_ONE,
+    "num_demos": hp_lib.AT_LEAST_ONE, "hidden_sizes": hp_lib.AT_LEAST_ONE, "free_nats": hp_lib.NON_NEGATIVE,
+    "kl_balance": hp_lib.UNIT, "kl_scale": hp_lib.NON_NEGATIVE,
+}
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -116,19 +125,25 @@ def update(config, model, wm_params, state: PolicyState, obs, mask, key, low=-1.
     return PolicyState(optax.apply_updates(state.params, updates), opt_state, state.step + 1), metrics
 
 
+def train_step(config, model, wm_params, demos: sequences.Sequences, state: PolicyState, key: jax.Array,
+               low: float = -1.0, high: float = 1.0):
+    """One update on a fresh batch of demonstration windows (observations only); the world model stays fixed."""
+    k_batch, k_loss = jax.random.split(key)
+    obs, _, mask = sequences.sample_windows(demos, k_batch, config.batch_size, config.seq_len)
+    return update(config, model, wm_params, state, obs, mask, k_loss, low, high)
+
+
 def make_chunk(config, model, wm_params, demos: sequences.Sequences, num_updates: int,
                low: float = -1.0, high: float = 1.0):
     """`chunk(state, key) -> (state, metrics [num_updates])` on windows of the demonstrations (not jitted).
 
-    `demos` holds observations only (`worldmodels.sequences.observations_only`); the
+    `demos` holds observations only (`envs.sequences.observations_only`); the
     world model's parameters stay fixed.
     """
     check_config(config)
 
     def body(state, key):
-        k_batch, k_loss = jax.random.split(key)
-        obs, _, mask = sequences.sample_windows(demos, k_batch, config.batch_size, config.seq_len)
-        return update(config, model, wm_params, state, obs, mask, k_loss, low, high)
+        return train_step(config, model, wm_params, demos, state, key, low, high)
 
     def chunk(state, key):
         return jax.lax.scan(body, state, jax.random.split(jax.random.fold_in(key, state.step), num_updates))

@@ -26,6 +26,7 @@ is in `surrogate.py`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -34,7 +35,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from algos.common import evaluation, networks, returns
+from algos.common import evaluation, loop, networks, returns
 from algos.aime import imitation
 from algos.aime_v2 import surrogate
 from envs.core import Environment
@@ -90,6 +91,7 @@ class State(NamedTuple):
     value_target: Any
     value_opt: Any
     buffer: Buffer
+    likelihood_params: Any    # the surrogate reward's frozen likelihood model (each seed its own)
     iteration: jax.Array
 
 
@@ -105,170 +107,210 @@ def _adam(lr, clip):
     return optax.chain(optax.clip_by_global_norm(clip), optax.adam(lr))
 
 
-class AIMEv2(NamedTuple):
-    """The agent's pure functions, closed over its config, models and data (see `make`)."""
+class Setup(NamedTuple):
+    """What every function of the agent reads: its config, environment, models, data and sizes (`make_setup`)."""
 
-    init: Any
-    iteration: Any
-    evaluate: Any
-    update: Any
-    model_loss: Any
+    config: ml_collections.ConfigDict
+    env: Environment
+    model: Any                # the RSSM (phase 1's)
+    likelihood_model: Any     # the action-free RSSM of the surrogate reward
+    embodiment: sequences.Sequences
+    demos: sequences.Sequences  # observations only
+    capacity: int             # online episodes kept
+    n_reg: int                # windows per batch from the embodiment data (the regulariser)
+    n_online: int
+    reward_head: _Scalar
+    value_net: _Scalar
+    model_tx: optax.GradientTransformation
+    value_tx: optax.GradientTransformation
+    policy_tx: optax.GradientTransformation
+
+    @property
+    def low(self) -> float:
+        return float(self.env.spec.action_low)
+
+    @property
+    def high(self) -> float:
+        return float(self.env.spec.action_high)
 
 
-def make(config: ml_collections.ConfigDict, env: Environment, model, likelihood_model, likelihood_params,
-         embodiment: sequences.Sequences, demos: sequences.Sequences) -> AIMEv2:
-    """Build `init(key, wm_params, policy_params)`, `iteration(state, key)`, `evaluate(state, key)`,
-    `update(state, key)` (one update on the current buffer) and `model_loss`; all pure, jit- and vmap-able."""
+def make_setup(config: ml_collections.ConfigDict, env: Environment, model, likelihood_model,
+               embodiment: sequences.Sequences, demos: sequences.Sequences) -> Setup:
     imitation.check_config(config.imitation)
-    spec = env.spec
-    low, high = float(spec.action_low), float(spec.action_high)
-    steps = spec.max_episode_steps
-    capacity = config.num_envs * config.num_iterations
     n_reg = int(round(config.batch_size * config.reg_ratio)) if config.regulariser else 0
-    n_online = config.batch_size - n_reg
-    reward_head = _Scalar((config.world_model.model.hidden,))
-    value_net = _Scalar(tuple(config.value_hidden_sizes))
-    model_tx = _adam(config.world_model.lr, config.world_model.grad_clip)
-    value_tx = _adam(config.value_lr, config.imitation.grad_clip)
-    policy_tx = imitation.optimizer(config.imitation)
-    wm_c = config.world_model
+    return Setup(
+        config=config, env=env, model=model, likelihood_model=likelihood_model, embodiment=embodiment, demos=demos,
+        capacity=config.num_envs * config.num_iterations, n_reg=n_reg, n_online=config.batch_size - n_reg,
+        reward_head=_Scalar((config.world_model.model.hidden,)), value_net=_Scalar(tuple(config.value_hidden_sizes)),
+        model_tx=_adam(config.world_model.lr, config.world_model.grad_clip),
+        value_tx=_adam(config.value_lr, config.imitation.grad_clip), policy_tx=imitation.optimizer(config.imitation),
+    )
 
-    def init(key, wm_params, policy_params):
-        k_reward, k_value = jax.random.split(key)
-        feat = jnp.zeros((1, model.feature_dim))
-        model_params = {"rssm": wm_params, "reward": reward_head.init(k_reward, feat)}
-        value_params = value_net.init(k_value, feat)
-        obs_shape = demos.obs.shape[2:]
-        buffer = Buffer(jnp.zeros((capacity, steps + 1, *obs_shape)), jnp.zeros((capacity, steps + 1, model.action_dim)),
-                        jnp.zeros((capacity, steps + 1)), jnp.zeros((capacity,), jnp.int32), jnp.zeros((), jnp.int32))
-        policy = imitation.PolicyState(policy_params, policy_tx.init(policy_params), jnp.zeros((), jnp.int32))
-        return State(model_params, model_tx.init(model_params), policy, value_params, value_params,
-                     value_tx.init(value_params), buffer, jnp.zeros((), jnp.int32))
 
-    def model_loss(params, obs, prev_actions, mask, rewards, reward_mask, key):
-        filtered = sequence.observe(model, params["rssm"], obs, prev_actions, key)
-        loss, metrics = sequence.elbo(model, params["rssm"], obs, filtered, mask, wm_c.free_nats, wm_c.kl_balance,
-                                      wm_c.kl_scale)
-        if config.surrogate_reward:
-            predicted = reward_head.apply(params["reward"], filtered.features)
-            nll = -Normal(predicted, jnp.ones_like(predicted)).log_prob(rewards)
-            reward_loss = (nll * mask * reward_mask).sum() / obs.shape[1]
-            loss = loss + reward_loss
-            metrics["reward_loss"] = reward_loss
-        return loss, (metrics, filtered.features)
+def init(s: Setup, key: jax.Array, wm_params, policy_params, likelihood_params) -> State:
+    """AIME's world model and policy, a fresh reward head and value network, an empty online buffer."""
+    k_reward, k_value = jax.random.split(key)
+    feat = jnp.zeros((1, s.model.feature_dim))
+    model_params = {"rssm": wm_params, "reward": s.reward_head.init(k_reward, feat)}
+    value_params = s.value_net.init(k_value, feat)
+    steps, capacity = s.env.spec.max_episode_steps, s.capacity
+    buffer = Buffer(jnp.zeros((capacity, steps + 1, *s.demos.obs.shape[2:])),
+                    jnp.zeros((capacity, steps + 1, s.model.action_dim)), jnp.zeros((capacity, steps + 1)),
+                    jnp.zeros((capacity,), jnp.int32), jnp.zeros((), jnp.int32))
+    policy = imitation.PolicyState(policy_params, s.policy_tx.init(policy_params), jnp.zeros((), jnp.int32))
+    return State(model_params, s.model_tx.init(model_params), policy, value_params, value_params,
+                 s.value_tx.init(value_params), buffer, likelihood_params, jnp.zeros((), jnp.int32))
 
-    def imagine(policy_params, model_params, starts, key):
-        """Roll the policy `imagine_horizon` steps in the model from `starts` [N, F]."""
-        actor = imitation.make_actor(config.imitation, model, policy_params, low, high)
 
-        def step(state, k):
-            k_act, k_model = jax.random.split(k)
-            action, _ = actor(jax.lax.stop_gradient(model.features(state)), k_act)
-            state, _ = model.imagine_step(model_params["rssm"], state, action, k_model)
-            return state, model.features(state)
+def model_loss(s: Setup, params, obs, prev_actions, mask, rewards, reward_mask, key):
+    """The ELBO of windows [T, B, ...] and, with the surrogate reward, the reward head's NLL on the online ones."""
+    c, wm_c = s.config, s.config.world_model
+    filtered = sequence.observe(s.model, params["rssm"], obs, prev_actions, key)
+    loss, metrics = sequence.elbo(s.model, params["rssm"], obs, filtered, mask, wm_c.free_nats, wm_c.kl_balance,
+                                  wm_c.kl_scale)
+    if c.surrogate_reward:
+        predicted = s.reward_head.apply(params["reward"], filtered.features)
+        nll = -Normal(predicted, jnp.ones_like(predicted)).log_prob(rewards)
+        reward_loss = (nll * mask * reward_mask).sum() / obs.shape[1]
+        loss = loss + reward_loss
+        metrics["reward_loss"] = reward_loss
+    return loss, (metrics, filtered.features)
 
-        _, features = jax.lax.scan(step, model.state_from_features(starts),
-                                   jax.random.split(key, config.imagine_horizon))
-        return features  # [H, N, F]
 
-    def value_targets(features, model_params, value_target):
-        rewards = reward_head.apply(model_params["reward"], features)
-        values = value_net.apply(value_target, features)
-        discounts = jnp.full_like(rewards, config.gamma)  # DMC tasks do not terminate
-        lam_returns = returns.lambda_returns(rewards[:-1], values[:-1], discounts[:-1], values[-1], config.lam)
-        weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(discounts[:1]), discounts[:-1]], 0), axis=0)
-        return lam_returns, weights
+def imagine(s: Setup, policy_params, model_params, starts, key):
+    """Roll the policy `imagine_horizon` steps in the model from `starts` [N, F]: the post-step features [H, N, F]."""
+    actor = imitation.make_actor(s.config.imitation, s.model, policy_params, s.low, s.high)
 
-    def policy_loss(policy_params, model_params, value_target, demo_obs, demo_mask, starts, key):
-        k_aime, k_img = jax.random.split(key)
-        loss, (metrics, _) = imitation.loss(config.imitation, model, model_params["rssm"], policy_params, demo_obs,
-                                            demo_mask, k_aime, low, high)
-        aux = {"aime_loss": loss}
-        if config.surrogate_reward:
-            features = imagine(policy_params, model_params, starts, k_img)
-            lam_returns, weights = value_targets(features, model_params, value_target)
-            # as the reference: the returns from the second imagined step on, discount-weighted
-            value_gradient = -jnp.mean(weights[:-2, :] * lam_returns[1:])
-            loss = loss + config.value_gradient_scale * value_gradient
-            aux.update(value_gradient_loss=value_gradient, features=jax.lax.stop_gradient(features),
-                       lam_returns=jax.lax.stop_gradient(lam_returns), weights=weights)
-        return loss, (metrics, aux)
+    def step(state, k):
+        k_act, k_model = jax.random.split(k)
+        action, _ = actor(jax.lax.stop_gradient(s.model.features(state)), k_act)
+        state, _ = s.model.imagine_step(model_params["rssm"], state, action, k_model)
+        return state, s.model.features(state)
 
-    def update(state: State, key):
-        k_reg, k_on, k_demo, k_model, k_pol, k_starts = jax.random.split(key, 6)
-        b = state.buffer
-        online = sequences.sample_windows(sequences.Sequences(b.obs, b.prev_actions, b.lengths), k_on, n_online,
-                                            config.seq_len, num_episodes=jnp.minimum(b.count, capacity),
-                                            extras=(b.rewards,))
-        parts = [(*online, jnp.ones_like(online[2]))]
-        if n_reg:
-            obs, prev, mask = sequences.sample_windows(embodiment, k_reg, n_reg, config.seq_len)
-            parts.insert(0, (obs, prev, mask, jnp.zeros_like(mask), jnp.zeros_like(mask)))
-        obs, prev, mask, rewards, reward_mask = (jnp.concatenate(x, axis=1) for x in zip(*parts))
-        (_, (m_metrics, features)), grads = jax.value_and_grad(model_loss, has_aux=True)(
-            state.model_params, obs, prev, mask, rewards, reward_mask, k_model)
-        updates, model_opt = model_tx.update(grads, state.model_opt, state.model_params)
-        model_params = optax.apply_updates(state.model_params, updates)
+    _, features = jax.lax.scan(step, s.model.state_from_features(starts),
+                               jax.random.split(key, s.config.imagine_horizon))
+    return features
 
-        starts = jax.lax.stop_gradient(features.reshape(-1, features.shape[-1]))
-        if config.surrogate_reward and config.imagine_starts:
-            starts = starts[jax.random.choice(k_starts, starts.shape[0], (config.imagine_starts,), replace=False)]
-        demo_obs, _, demo_mask = sequences.sample_windows(demos, k_demo, config.imitation.batch_size,
-                                                            config.imitation.seq_len)
-        (p_loss, (p_metrics, aux)), p_grads = jax.value_and_grad(policy_loss, has_aux=True)(
-            state.policy.params, model_params, state.value_target, demo_obs, demo_mask, starts, k_pol)
-        p_updates, p_opt = policy_tx.update(p_grads, state.policy.opt_state, state.policy.params)
-        policy = imitation.PolicyState(optax.apply_updates(state.policy.params, p_updates), p_opt,
-                                       state.policy.step + 1)
-        metrics = {"model_loss": m_metrics["loss"], "elbo": m_metrics["elbo"], "policy_loss": p_loss,
-                   "aime_loss": aux["aime_loss"]}
-        value_params, value_target, value_opt = state.value_params, state.value_target, state.value_opt
-        if config.surrogate_reward:
-            metrics["reward_loss"] = m_metrics["reward_loss"]
-            metrics["value_gradient_loss"] = aux["value_gradient_loss"]
 
-            def value_loss(params):
-                v = value_net.apply(params, aux["features"][:-1])
-                return 0.5 * jnp.mean((aux["lam_returns"] - v) ** 2 * aux["weights"][:-1])
+def value_targets(s: Setup, features, model_params, value_target):
+    """Lambda-returns of the predicted surrogate reward along imagined `features` [H, N, F], and their weights."""
+    c = s.config
+    rewards = s.reward_head.apply(model_params["reward"], features)
+    values = s.value_net.apply(value_target, features)
+    discounts = jnp.full_like(rewards, c.gamma)  # DMC tasks do not terminate
+    lam_returns = returns.lambda_returns(rewards[:-1], values[:-1], discounts[:-1], values[-1], c.lam)
+    weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(discounts[:1]), discounts[:-1]], 0), axis=0)
+    return lam_returns, weights
 
-            v_loss, v_grads = jax.value_and_grad(value_loss)(value_params)
-            v_updates, value_opt = value_tx.update(v_grads, value_opt, value_params)
-            value_params = optax.apply_updates(value_params, v_updates)
-            value_target = jax.tree.map(lambda t, o: (1 - config.value_tau) * t + config.value_tau * o,
-                                        value_target, value_params)
-            metrics["value_loss"] = v_loss
-        return state._replace(model_params=model_params, model_opt=model_opt, policy=policy,
-                              value_params=value_params, value_target=value_target, value_opt=value_opt), metrics
 
-    def controller(state: State, explore: bool):
-        return imitation.controller(config.imitation, model, state.model_params["rssm"], state.policy.params,
-                                    low, high, explore=explore)
+def policy_loss(s: Setup, policy_params, model_params, value_target, demo_obs, demo_mask, starts, key):
+    """AIME's loss on demonstration windows, plus (with the surrogate reward) the value-gradient loss."""
+    c = s.config
+    k_aime, k_img = jax.random.split(key)
+    loss, (metrics, _) = imitation.loss(c.imitation, s.model, model_params["rssm"], policy_params, demo_obs,
+                                        demo_mask, k_aime, s.low, s.high)
+    aux = {"aime_loss": loss}
+    if c.surrogate_reward:
+        features = imagine(s, policy_params, model_params, starts, k_img)
+        lam_returns, weights = value_targets(s, features, model_params, value_target)
+        # as the reference: the returns from the second imagined step on, discount-weighted
+        value_gradient = -jnp.mean(weights[:-2, :] * lam_returns[1:])
+        loss = loss + c.value_gradient_scale * value_gradient
+        aux.update(value_gradient_loss=value_gradient, features=jax.lax.stop_gradient(features),
+                   lam_returns=jax.lax.stop_gradient(lam_returns), weights=weights)
+    return loss, (metrics, aux)
 
-    def collect(state: State, key):
-        obs, actions, _, done = evaluation.rollout_controller(env, controller(state, True), key, config.num_envs)
-        obs, actions = jnp.swapaxes(obs, 0, 1), jnp.swapaxes(actions, 0, 1)         # [E, T + 1, ...], [E, T, A]
-        ended = done.T.argmax(axis=1)
-        lengths = jnp.where(done.T.any(axis=1), ended + 1, steps).astype(jnp.int32)
-        prev = jnp.concatenate([jnp.zeros_like(actions[:, :1]), actions], axis=1)
-        if config.surrogate_reward:
-            rewards = surrogate.reward(likelihood_model, likelihood_params, jnp.swapaxes(obs, 0, 1)).T
-        else:
-            rewards = jnp.zeros(obs.shape[:2])
-        b = state.buffer
-        slots = (b.count + jnp.arange(config.num_envs)) % capacity
-        buffer = Buffer(b.obs.at[slots].set(obs), b.prev_actions.at[slots].set(prev), b.rewards.at[slots].set(rewards),
-                        b.lengths.at[slots].set(lengths), b.count + config.num_envs)
-        return state._replace(buffer=buffer), {"surrogate_reward": rewards[:, 1:].mean()}
 
-    def iteration(state: State, key):
-        """Collect `num_envs` episodes, then `updates_per_episode` updates; metrics are update means."""
-        k_collect, k_update = jax.random.split(jax.random.fold_in(key, state.iteration))
-        state, c_metrics = collect(state, k_collect)
-        state, metrics = jax.lax.scan(update, state, jax.random.split(k_update, config.updates_per_episode))
-        metrics = {**jax.tree.map(jnp.mean, metrics), **c_metrics}
-        return state._replace(iteration=state.iteration + 1), metrics
+def update(s: Setup, state: State, key: jax.Array) -> tuple[State, dict]:
+    """One world-model, policy and (with the surrogate reward) value update."""
+    c = s.config
+    k_reg, k_on, k_demo, k_model, k_pol, k_starts = jax.random.split(key, 6)
+    b = state.buffer
+    online = sequences.sample_windows(sequences.Sequences(b.obs, b.prev_actions, b.lengths), k_on, s.n_online,
+                                      c.seq_len, num_episodes=jnp.minimum(b.count, s.capacity), extras=(b.rewards,))
+    parts = [(*online, jnp.ones_like(online[2]))]
+    if s.n_reg:
+        obs, prev, mask = sequences.sample_windows(s.embodiment, k_reg, s.n_reg, c.seq_len)
+        parts.insert(0, (obs, prev, mask, jnp.zeros_like(mask), jnp.zeros_like(mask)))
+    obs, prev, mask, rewards, reward_mask = (jnp.concatenate(x, axis=1) for x in zip(*parts))
+    (_, (m_metrics, features)), grads = jax.value_and_grad(lambda p: model_loss(
+        s, p, obs, prev, mask, rewards, reward_mask, k_model), has_aux=True)(state.model_params)
+    updates, model_opt = s.model_tx.update(grads, state.model_opt, state.model_params)
+    model_params = optax.apply_updates(state.model_params, updates)
 
-    def evaluate(state: State, key):
-        return evaluation.evaluate_controller(env, controller(state, False), key, config.eval_episodes)
+    starts = jax.lax.stop_gradient(features.reshape(-1, features.shape[-1]))
+    if c.surrogate_reward and c.imagine_starts:
+        starts = starts[jax.random.choice(k_starts, starts.shape[0], (c.imagine_starts,), replace=False)]
+    demo_obs, _, demo_mask = sequences.sample_windows(s.demos, k_demo, c.imitation.batch_size, c.imitation.seq_len)
+    (p_loss, (p_metrics, aux)), p_grads = jax.value_and_grad(lambda p: policy_loss(
+        s, p, model_params, state.value_target, demo_obs, demo_mask, starts, k_pol), has_aux=True)(state.policy.params)
+    p_updates, p_opt = s.policy_tx.update(p_grads, state.policy.opt_state, state.policy.params)
+    policy = imitation.PolicyState(optax.apply_updates(state.policy.params, p_updates), p_opt, state.policy.step + 1)
+    metrics = {"model_loss": m_metrics["loss"], "elbo": m_metrics["elbo"], "policy_loss": p_loss,
+               "aime_loss": aux["aime_loss"]}
+    value_params, value_target, value_opt = state.value_params, state.value_target, state.value_opt
+    if c.surrogate_reward:
+        metrics["reward_loss"] = m_metrics["reward_loss"]
+        metrics["value_gradient_loss"] = aux["value_gradient_loss"]
 
-    return AIMEv2(init, iteration, evaluate, update, model_loss)
+        def value_loss(params):
+            v = s.value_net.apply(params, aux["features"][:-1])
+            return 0.5 * jnp.mean((aux["lam_returns"] - v) ** 2 * aux["weights"][:-1])
+
+        v_loss, v_grads = jax.value_and_grad(value_loss)(value_params)
+        v_updates, value_opt = s.value_tx.update(v_grads, value_opt, value_params)
+        value_params = optax.apply_updates(value_params, v_updates)
+        value_target = jax.tree.map(lambda t, o: (1 - c.value_tau) * t + c.value_tau * o, value_target, value_params)
+        metrics["value_loss"] = v_loss
+    return state._replace(model_params=model_params, model_opt=model_opt, policy=policy, value_params=value_params,
+                          value_target=value_target, value_opt=value_opt), metrics
+
+
+def controller(s: Setup, state: State, explore: bool):
+    """The policy in the environment on the model's filtered state (a sample when `explore`, else its mode)."""
+    return imitation.controller(s.config.imitation, s.model, state.model_params["rssm"], state.policy.params,
+                                s.low, s.high, explore=explore)
+
+
+def collect(s: Setup, state: State, key: jax.Array) -> tuple[State, dict]:
+    """`num_envs` episodes with the exploring policy, labelled with the surrogate reward, into the buffer."""
+    c = s.config
+    obs, actions, _, done = evaluation.rollout_controller(s.env, controller(s, state, True), key, c.num_envs)
+    obs, actions = jnp.swapaxes(obs, 0, 1), jnp.swapaxes(actions, 0, 1)         # [E, T + 1, ...], [E, T, A]
+    ended = done.T.argmax(axis=1)
+    lengths = jnp.where(done.T.any(axis=1), ended + 1, s.env.spec.max_episode_steps).astype(jnp.int32)
+    prev = jnp.concatenate([jnp.zeros_like(actions[:, :1]), actions], axis=1)
+    if c.surrogate_reward:
+        rewards = surrogate.reward(s.likelihood_model, state.likelihood_params, jnp.swapaxes(obs, 0, 1)).T
+    else:
+        rewards = jnp.zeros(obs.shape[:2])
+    b = state.buffer
+    slots = (b.count + jnp.arange(c.num_envs)) % s.capacity
+    buffer = Buffer(b.obs.at[slots].set(obs), b.prev_actions.at[slots].set(prev), b.rewards.at[slots].set(rewards),
+                    b.lengths.at[slots].set(lengths), b.count + c.num_envs)
+    return state._replace(buffer=buffer), {"surrogate_reward": rewards[:, 1:].mean()}
+
+
+def iteration(s: Setup, state: State, key: jax.Array) -> tuple[State, dict]:
+    """Collect `num_envs` episodes, then `updates_per_episode` updates; metrics are update means."""
+    k_collect, k_update = jax.random.split(key)
+    state, c_metrics = collect(s, state, k_collect)
+    state, metrics = jax.lax.scan(lambda st, k: update(s, st, k), state,
+                                  jax.random.split(k_update, s.config.updates_per_episode))
+    metrics = {**jax.tree.map(jnp.mean, metrics), **c_metrics}
+    return state._replace(iteration=state.iteration + 1), metrics
+
+
+def evaluate(s: Setup, state: State, key: jax.Array) -> jax.Array:
+    """Deterministic episodes' returns [eval_episodes]."""
+    return evaluation.evaluate_controller(s.env, controller(s, state, False), key, s.config.eval_episodes)
+
+
+def make_learner(s: Setup) -> loop.Learner:
+    """AIME-v2 as a `Learner` for the host loop: `init(key, wm_params, policy_params, likelihood_params)`; one
+    iteration is `iteration`; every `eval_every` iterations (first before any interaction: zero-shot AIME) the
+    policy is evaluated, and the metrics carry the last `eval_return` with its `evaluated_at` iteration."""
+    return loop.updates_learner(
+        functools.partial(init, s), functools.partial(iteration, s),
+        lambda state, key: {"eval_return": evaluate(s, state, key).mean()}, eval_every=s.config.eval_every,
+        env_steps_per_iteration=s.config.num_envs * s.env.spec.max_episode_steps)

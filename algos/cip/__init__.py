@@ -7,5 +7,5 @@ drive the reward), `agent` (the agent: `default_config`, `init`, `act`, `update`
 """
 
 from algos.cip.agent import (  # noqa: F401
-    HPARAMS, CIPState, act, default_config, init, make_hook, make_learner, make_train, num_iterations, update,
+    HPARAMS, RANGES, CIPState, act, default_config, init, make_hook, make_learner, make_train, num_iterations, update,
 )

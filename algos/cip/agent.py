@@ -35,7 +35,6 @@ program.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Mapping
 
 import jax
@@ -43,8 +42,8 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from algos.common import hparams as hp_lib
 from algos import sac
+from algos.common import hparams as hp_lib
 from algos.common import networks, offpolicy, optim
 from algos.cip import augment, discovery
 from envs.core import Environment, EnvSpec
@@ -53,6 +52,13 @@ CIP_HPARAMS = ("inverse_lr", "augment_fraction", "entropy_weighting", "empowerme
 HPARAMS = sac.HPARAMS + CIP_HPARAMS
 BEHAVIOURS = ("paper", "released")
 DISCOVERY = ("lingam", "reward_last")
+RANGES = {
+    **sac.RANGES, "discovery_every": hp_lib.AT_LEAST_ONE, "discovery_first": hp_lib.NON_NEGATIVE,
+    "discovery_window": hp_lib.Range(2), "causal_threshold": hp_lib.NON_NEGATIVE, "augment_fraction": hp_lib.UNIT,
+    "entropy_weighting": hp_lib.UNIT, "empowerment_scale": hp_lib.NON_NEGATIVE, "inverse_lr": hp_lib.POSITIVE,
+    "parts_on": hp_lib.UNIT, "empowerment_warmup": hp_lib.NON_NEGATIVE, "inverse_hidden_sizes": hp_lib.AT_LEAST_ONE,
+    "reset_interval": hp_lib.NON_NEGATIVE, "reset_first": hp_lib.NON_NEGATIVE, "dormant_threshold": hp_lib.NON_NEGATIVE,
+}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -292,13 +298,13 @@ def make_hook(config, spec: EnvSpec, schedule: offpolicy.Schedule, data: offpoli
 def make_learner(config, env: Environment):
     """CIP as an off-policy `Learner`; `env` must be batched."""
     check_config(config)
-    return offpolicy.make_learner(sys.modules[__name__], config, env)
+    return offpolicy.make_learner(config, env, init=init, act=act, update=update, make_hook=make_hook)
 
 
 def make_train(config, env: Environment):
     """`train(key, hparams=None) -> (carry, metrics [iterations, ...])` for the whole budget."""
     check_config(config)
-    return offpolicy.make_train(sys.modules[__name__], config, env)
+    return offpolicy.make_train(config, env, init=init, act=act, update=update, make_hook=make_hook)
 
 
 def num_iterations(config, num_envs: int) -> int:

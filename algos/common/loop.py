@@ -83,3 +83,50 @@ def episode_metrics(traj: Transition) -> Metrics:
         "episode_return": mean(traj.metrics["episode_return"]),
         "episode_length": mean(traj.metrics["episode_length"]),
     }
+
+
+class UpdateCarry(NamedTuple):
+    """The carry of `updates_learner`: the trained state, the key stream and the last evaluation."""
+
+    state: Any
+    key: jax.Array
+    evaluation: Metrics  # the metrics of the last `evaluate`, and `evaluated_at` (the updates before it)
+
+
+def updates_learner(init: Callable[..., Any], update: Callable[[Any, jax.Array], tuple[Any, Metrics]],
+                    evaluate: Callable[[Any, jax.Array], Metrics] | None = None, eval_every: int = 0,
+                    env_steps_per_iteration: int = 0) -> Learner:
+    """A `Learner` whose iteration is one `update(state, key) -> (state, metrics)`, such as a model's
+    gradient step, so that the host loop's chunks, checkpoints and resumes serve it too.
+
+    `init(key, *args) -> state`; the learner's `init(key, *args)` splits off the update stream.
+    With `evaluate(state, key) -> metrics`, every `eval_every` updates (first on the initial
+    state) the state is evaluated, and every iteration's metrics carry the last evaluation's,
+    with `evaluated_at`: the number of updates made before it.
+    """
+
+    def init_carry(key: jax.Array, *args) -> UpdateCarry:
+        k_init, k_run = jax.random.split(key)
+        state = init(k_init, *args)
+        evaluation = {}
+        if evaluate is not None:
+            shapes = jax.eval_shape(evaluate, state, k_run)
+            evaluation = {k: jnp.full(v.shape, jnp.nan, v.dtype) for k, v in shapes.items()}
+            evaluation["evaluated_at"] = jnp.full((), -1.0)
+        return UpdateCarry(state, k_run, evaluation)
+
+    def step(carry: UpdateCarry) -> tuple[UpdateCarry, Metrics]:
+        key, k_update = jax.random.split(carry.key)
+        state, metrics = update(carry.state, k_update)
+        return UpdateCarry(state, key, carry.evaluation), {**metrics, **carry.evaluation}
+
+    hook = None
+    if evaluate is not None:
+        def evaluate_now(carry: UpdateCarry, iteration: jax.Array) -> UpdateCarry:
+            metrics = evaluate(carry.state, jax.random.fold_in(carry.key, 0xE7A1))
+            return carry._replace(evaluation={**metrics, "evaluated_at": iteration.astype(jnp.float32)})
+
+        def hook(carry: UpdateCarry, iteration: jax.Array) -> UpdateCarry:
+            return jax.lax.cond(iteration % eval_every == 0, evaluate_now, lambda c, i: c, carry, iteration)
+
+    return Learner(init=init_carry, step=step, env_steps_per_iteration=env_steps_per_iteration, hook=hook)

@@ -6,7 +6,7 @@ the agent's exploration policy, appends the steps to the replay buffer, then mak
 sequences. Before the first iteration, `learning_starts` environment steps of
 uniformly random actions fill the buffer (counted in the budget).
 
-An agent module supplies:
+An agent passes its functions to `make_learner` explicitly:
 
     init(key, spec, config, hparams) -> agent_state          (with an `env_steps` leaf)
     act(agent_state, obs, key, deterministic=False) -> action
@@ -20,22 +20,78 @@ and resets), which sees the whole replay buffer:
 `schedule` says how iterations map to environment steps and updates, `data` reads the
 buffer (`latest`, `sample`). The hook runs before every iteration's step; see
 `algos.common.loop` for why it can branch on `iteration` cheaply.
+
+`ActorCriticState` holds what SAC and DDPG share (actor, critics and their targets, their
+optimisers, the numeric hyperparameters and the counters); each agent's state extends it.
 """
 
 from __future__ import annotations
 
 import math
-from types import ModuleType
 from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from algos.common import loop, replay
+from algos.common import hparams as hp_lib
+from algos.common import loop, optim, replay
 from algos.common.returns import nstep_return
-from envs.core import Environment, State
+from envs.core import Environment, EnvSpec, State
 from envs.rollout import Transition, random_policy, rollout_from
+
+
+R = hp_lib
+# The ranges of the structural fields every off-policy agent has (see `algos.common.hparams.Range`).
+RANGES = {
+    "total_env_steps": R.AT_LEAST_ONE, "learning_starts": R.NON_NEGATIVE, "replay_capacity": R.AT_LEAST_ONE,
+    "batch_size": R.AT_LEAST_ONE, "nstep": R.AT_LEAST_ONE, "rollout_length": R.AT_LEAST_ONE,
+    "replay_ratio": R.POSITIVE, "hidden_sizes": R.AT_LEAST_ONE, "num_critics": R.AT_LEAST_ONE,
+    "max_grad_norm": R.NON_NEGATIVE, "actor_lr": R.POSITIVE, "critic_lr": R.POSITIVE, "gamma": R.UNIT,
+    "tau": R.UNIT,
+}
+
+
+@struct.dataclass
+class ActorCriticState:
+    """The fields SAC and DDPG share; their states extend it. Network modules and bounds are static."""
+
+    actor_params: dict
+    critic_params: dict
+    target_critic_params: dict
+    actor_opt: tuple
+    critic_opt: tuple
+    hp: dict
+    env_steps: jax.Array
+    updates: jax.Array
+    actor: object = struct.field(pytree_node=False)
+    critic: object = struct.field(pytree_node=False)
+    action_low: float = struct.field(pytree_node=False)
+    action_high: float = struct.field(pytree_node=False)
+    max_grad_norm: float = struct.field(pytree_node=False)
+
+    @property
+    def tx(self):
+        return optim.adam(self.max_grad_norm or None)
+
+
+def init_actor_critic(key: jax.Array, spec: EnvSpec, config, actor, critic, hp: dict) -> dict:
+    """The `ActorCriticState` fields of fresh `actor` and `critic` modules (targets = the critics), as keywords."""
+    k_actor, k_critic = jax.random.split(key)
+    obs = jnp.zeros(spec.obs_shape, jnp.float32)
+    actor_params = actor.init(k_actor, obs)
+    critic_params = critic.init(k_critic, obs, jnp.zeros(spec.action_shape, jnp.float32))
+    tx = optim.adam(config.max_grad_norm or None)
+    return dict(actor_params=actor_params, critic_params=critic_params, target_critic_params=critic_params,
+                actor_opt=tx.init(actor_params), critic_opt=tx.init(critic_params), hp=hp,
+                env_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), actor=actor, critic=critic,
+                action_low=float(spec.action_low), action_high=float(spec.action_high),
+                max_grad_norm=float(config.max_grad_norm))
+
+
+def unit_action(state: ActorCriticState, action: jax.Array) -> jax.Array:
+    """Environment action -> the actor's [-1, 1] range."""
+    return 2.0 * (action - state.action_low) / (state.action_high - state.action_low) - 1.0
 
 
 @struct.dataclass
@@ -116,8 +172,15 @@ class ReplayAccess(NamedTuple):
     sample: Callable  # (buffer_state, key) -> Transition [batch_size, nstep, ...]
 
 
-def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
-    """The `Learner` of an off-policy agent module (see the module docstring)."""
+AgentInit = Callable[[jax.Array, EnvSpec, object, Mapping[str, jax.Array] | None], object]
+AgentAct = Callable[..., jax.Array]
+AgentUpdate = Callable[[object, Transition, jax.Array], tuple[object, dict]]
+MakeHook = Callable[[object, EnvSpec, Schedule, ReplayAccess], Callable]
+
+
+def make_learner(config, env: Environment, *, init: AgentInit, act: AgentAct, update: AgentUpdate,
+                 make_hook: MakeHook | None = None) -> loop.Learner:
+    """The `Learner` of an off-policy agent given by its functions (see the module docstring)."""
     spec = env.spec
     check_config(config, spec.num_envs)
     num_envs = spec.num_envs
@@ -131,7 +194,7 @@ def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
 
     def init_carry(key: jax.Array, hparams: Mapping[str, jax.Array] | None = None) -> Carry:
         k_agent, k_env, k_fill, k_run = jax.random.split(key, 4)
-        agent_state = agent.init(k_agent, spec, config, hparams)
+        agent_state = init(k_agent, spec, config, hparams)
         env_state = env.reset(k_env)
         unbatched = jax.tree.map(lambda x: x[0], env_state.obs)
         example = Transition(
@@ -148,25 +211,25 @@ def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
 
     def step(carry: Carry) -> tuple[Carry, dict]:
         key, k_roll, k_update = jax.random.split(carry.key, 3)
-        policy = lambda obs, k: agent.act(carry.agent, obs, k)  # noqa: E731
+        policy = lambda obs, k: act(carry.agent, obs, k)  # noqa: E731
         env_state, traj = rollout_from(env, policy, carry.env_state, k_roll, config.rollout_length)
         buf = add(carry.buffer, traj)
         agent_state = carry.agent.replace(env_steps=carry.agent.env_steps + num_envs * config.rollout_length)
 
         def one_update(a, k):
             k_sample, k_learn = jax.random.split(k)
-            return agent.update(a, replay.sample(buffer, buf, k_sample), k_learn)
+            return update(a, replay.sample(buffer, buf, k_sample), k_learn)
 
         agent_state, info = jax.lax.scan(one_update, agent_state, jax.random.split(k_update, num_updates))
         metrics = {**jax.tree.map(jnp.nanmean, info), **loop.episode_metrics(traj), "reward": traj.reward.mean()}
         return Carry(agent=agent_state, buffer=buf, env_state=env_state, key=key), metrics
 
     hook = None
-    if hasattr(agent, "make_hook"):
+    if make_hook is not None:
         schedule = Schedule(prefill_iterations(config, num_envs) * num_envs, num_envs * config.rollout_length,
                             num_updates)
         data = ReplayAccess(latest=replay.latest, sample=lambda buf, k: replay.sample(buffer, buf, k))
-        agent_hook = agent.make_hook(config, spec, schedule, data)
+        agent_hook = make_hook(config, spec, schedule, data)
 
         def hook(carry: Carry, iteration: jax.Array) -> Carry:
             # a key of its own, so the training stream is the same with or without the hook
@@ -177,6 +240,9 @@ def make_learner(agent: ModuleType, config, env: Environment) -> loop.Learner:
                         prefill_env_steps=prefill_iterations(config, num_envs) * num_envs, hook=hook)
 
 
-def make_train(agent: ModuleType, config, env: Environment):
-    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it."""
-    return loop.make_train(make_learner(agent, config, env), num_iterations(config, env.spec.num_envs))
+def make_train(config, env: Environment, **agent_functions) -> Callable:
+    """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it.
+
+    `agent_functions`: `make_learner`'s `init`, `act`, `update` (and `make_hook`).
+    """
+    return loop.make_train(make_learner(config, env, **agent_functions), num_iterations(config, env.spec.num_envs))

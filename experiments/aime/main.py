@@ -19,29 +19,54 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pandas as pd
 from absl import app, flags, logging
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 import envs
-from algos.common import evaluation
 from algos import bco
 from algos.aime import imitation
+from algos.common import evaluation, loop
+from algos.common import hparams as R
 from envs import datasets, sequences
 from envs.rollout import random_policy
 from experiments.launch import cli
+from experiments.launch import loop as loop_lib
+from experiments.launch import run as run_lib
 from experiments.launch.checkpoints import CheckpointStore
+from experiments.launch.validation import ConfigError
 from worldmodels import rssm, training as wm_training
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "aime_cpu.py")
 PHASES = ("model", "imitate", "baselines", "evaluate", "all")
 METHODS = ("aime", "bco", "bc_oracle", "random")
+
+
+# worldmodels imports nothing from algos, so the world model's ranges are declared here, where it is configured
+WORLD_MODEL_RANGES = {"lr": R.POSITIVE, "grad_clip": R.POSITIVE, "batch_size": R.AT_LEAST_ONE, "seq_len": R.Range(2),
+                      "num_updates": R.AT_LEAST_ONE, "free_nats": R.NON_NEGATIVE, "kl_balance": R.UNIT,
+                      "kl_scale": R.NON_NEGATIVE}
+MODEL_RANGES = {"deter": R.AT_LEAST_ONE, "stoch": R.AT_LEAST_ONE, "hidden": R.AT_LEAST_ONE, "min_std": R.NON_NEGATIVE,
+                "encoder_hidden": R.AT_LEAST_ONE, "encoder_layers": R.NON_NEGATIVE, "decoder_hidden": R.AT_LEAST_ONE,
+                "decoder_layers": R.NON_NEGATIVE, "decoder_std": R.POSITIVE}
+DRIVER_RANGES = {"seed": R.NON_NEGATIVE, "num_seeds": R.AT_LEAST_ONE, "heldout_fraction": R.Range(0.0, 1.0, high_open=True),
+                 "eval_episodes": R.AT_LEAST_ONE, "chunk_updates": R.AT_LEAST_ONE, "checkpoint_interval_s": R.NON_NEGATIVE}
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+    """Every numeric field in its range (the driver's, the world model's, phase 2's, BCO's). Raises `ConfigError`."""
+    errors = (R.range_errors(config, DRIVER_RANGES, "config.")
+              + R.range_errors(config.world_model, WORLD_MODEL_RANGES, "config.world_model.")
+              + R.range_errors(config.world_model.model, MODEL_RANGES, "config.world_model.model.")
+              + R.range_errors(config.imitation, imitation.RANGES, "config.imitation.")
+              + R.range_errors(config.bco, bco.RANGES, "config.bco."))
+    if errors:
+        raise ConfigError("; ".join(errors))
 
 
 class Setup:
@@ -75,110 +100,96 @@ class Setup:
         demos = jax.tree.map(lambda x: x[:keep], demos)
         self.demos = sequences.observations_only(demos, self.action_dim)
         self.demos_with_actions = sequences.from_dataset(demos)
-        sequences = sequences.from_dataset(embodiment)
+        episodes = sequences.from_dataset(embodiment)
         n_held = max(1, int(round(config.heldout_fraction * embodiment.num_episodes)))
-        self.embodiment = jax.tree.map(lambda x: x[:-n_held], sequences)
-        self.heldout = jax.tree.map(lambda x: x[-n_held:], sequences)
+        self.embodiment = jax.tree.map(lambda x: x[:-n_held], episodes)
+        self.heldout = jax.tree.map(lambda x: x[-n_held:], episodes)
         self.model = rssm.make_rssm(config.world_model.model, tuple(dm["obs_shape"]), self.action_dim)
         self.workdir = Path(config.workdir or f"runs/aime_{self.task}_{Path(config.embodiment).stem}_seed{config.seed}")
         self.keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
 
 
-def run_stage(name: str, workdir: Path, init: Callable, init_args, chunk: Callable, keys: jax.Array,
-              num_updates: int, chunk_updates: int) -> tuple[object, dict[str, np.ndarray]]:
-    """Run `num_updates` updates of a vmapped stage in chunks, checkpointing after each; resumes.
-
-    `init(init_arg)` and `chunk(state, key) -> (state, metrics [chunk_updates])` are per
-    seed (vmapped over `init_args` and `keys`); returns the final states [seeds, ...] and
-    the history name -> [seeds, chunks] (chunk means).
-    """
-    if num_updates % chunk_updates:
-        raise ValueError(f"{name}: num_updates {num_updates} is not a multiple of chunk_updates {chunk_updates}")
-    store = CheckpointStore(workdir / name)
-    states = jax.jit(jax.vmap(init))(init_args)
-    restored = store.restore_latest(jax.eval_shape(lambda: states))
-    done, history = 0, {}
-    if restored is not None:
-        done, states, history = restored.iteration, restored.carry, restored.history
-    def chunk_means(state, key):
-        state, metrics = chunk(state, key)
-        return state, jax.tree.map(lambda m: m.mean(0), metrics)
-
-    step = jax.jit(jax.vmap(chunk_means))
-    with tqdm(total=num_updates, initial=done, desc=name, unit="upd", disable=done >= num_updates) as bar:
-        while done < num_updates:
-            states, metrics = step(states, keys)
-            for k, v in jax.device_get(metrics).items():
-                if np.ndim(v) == 1:
-                    history[k] = np.concatenate([history.get(k, np.zeros((len(v), 0))), v[:, None]], axis=1)
-            if not np.isfinite(history["loss" if "loss" in history else next(iter(history))]).all():
-                raise FloatingPointError(f"{name}: non-finite loss after {done + chunk_updates} updates")
-            done += chunk_updates
-            store.save(done, states, history)
-            bar.update(chunk_updates)
-            bar.set_postfix({k: f"{float(np.mean(v[:, -1])):.3g}" for k, v in history.items() if k in ("loss", "policy_loss", "open_loop")})
-    store.close()
-    return states, history
+def run_stage(name: str, s: Setup, learner: loop.Learner, members: tuple, num_updates: int,
+              postfix: tuple[str, ...] = ("loss",)) -> loop_lib.LoopResult:
+    """One vmapped stage through the launcher's host loop: checkpointed under `<workdir>/<name>/`, resumed
+    bit for bit, skipped (restored) when finished. Its metrics are written to `<workdir>/<name>.parquet`."""
+    store = CheckpointStore(s.workdir / name)
+    try:
+        result = loop_lib.run_chunks(learner, members, num_updates, min(s.config.chunk_updates, num_updates),
+                                     store=store, checkpoint_interval_s=s.config.checkpoint_interval_s, desc=name,
+                                     postfix=postfix)
+    finally:
+        store.close()
+    result.metrics.to_parquet(s.workdir / f"{name}.parquet")
+    return result
 
 
-def phase_model(s: Setup):
+def world_model_learner(s: Setup) -> loop.Learner:
+    """Phase 1: one ELBO update per iteration on embodiment windows; the held-out ELBO every chunk."""
     c = s.config.world_model
-    chunk = wm_training.make_chunk(s.model, c, s.embodiment, s.config.chunk_updates)
 
-    def chunk_with_heldout(state, key):
-        state, metrics = chunk(state, key)
-        held = wm_training.evaluate(s.model, c, state.params, s.heldout, jax.random.fold_in(key, 1))
-        metrics["heldout_elbo"] = jnp.broadcast_to(held["elbo"], metrics["loss"].shape)
-        metrics["heldout_obs_mse"] = jnp.broadcast_to(held["obs_mse"], metrics["loss"].shape)
-        return state, metrics
+    def update(state, key):
+        return wm_training.train_step(s.model, c, s.embodiment, state, key)
 
-    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(s.keys)
-    return run_stage("world_model", s.workdir, lambda k: wm_training.init(s.model, c, k), init_keys,
-                     chunk_with_heldout, s.keys, c.num_updates, s.config.chunk_updates)
+    def heldout(state, key):
+        held = wm_training.evaluate(s.model, c, state.params, s.heldout, key)
+        return {"heldout_elbo": held["elbo"], "heldout_obs_mse": held["obs_mse"]}
+
+    return loop.updates_learner(lambda k: wm_training.init(s.model, c, k), update, heldout,
+                                eval_every=s.config.chunk_updates)
 
 
-def phase_imitate(s: Setup, wm_states):
+def phase_model(s: Setup) -> loop_lib.LoopResult:
+    return run_stage("world_model", s, world_model_learner(s), (fold(s.keys, 1),), s.config.world_model.num_updates)
+
+
+def imitation_learner(s: Setup) -> loop.Learner:
+    """Phase 2: each seed's policy under its own (frozen) world model, which rides in the state."""
     c = s.config.imitation
-    # each seed imitates under its own world model: the world model's parameters ride in the state
-    def init(key_and_params):
-        key, params = key_and_params
-        return imitation.init(c, s.model, key), params
 
-    def chunk(state, key):
-        policy_state, wm_params = state
-        fn = imitation.make_chunk(c, s.model, wm_params, s.demos, s.config.chunk_updates, s.low, s.high)
-        policy_state, metrics = fn(policy_state, key)
-        return (policy_state, wm_params), metrics
+    def init(key, wm_params):
+        return imitation.init(c, s.model, key), wm_params
 
-    keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(s.keys)
-    return run_stage("imitation", s.workdir, init, (keys, wm_states.params), chunk, keys, c.num_updates,
-                     s.config.chunk_updates)
+    def update(state, key):
+        policy, wm_params = state
+        policy, metrics = imitation.train_step(c, s.model, wm_params, s.demos, policy, key, s.low, s.high)
+        return (policy, wm_params), metrics
+
+    return loop.updates_learner(init, update)
 
 
-def phase_baselines(s: Setup):
+def phase_imitate(s: Setup, wm_params) -> loop_lib.LoopResult:
+    return run_stage("imitation", s, imitation_learner(s), (fold(s.keys, 2), wm_params),
+                     s.config.imitation.num_updates, postfix=("policy_loss",))
+
+
+def baselines_learner(s: Setup) -> loop.Learner:
+    """BCO(0) and BC with the true actions, trained whole in one iteration (they are cheap)."""
     c = s.config.bco
-    store = CheckpointStore(s.workdir / "baselines")
 
-    def train(key):
-        k_bco, k_bc = jax.random.split(jax.random.fold_in(key, 3))
+    def train(_, key):
+        k_bco, k_bc = jax.random.split(key)
         idm, policy, m = bco.train_bco(c, k_bco, s.embodiment, s.demos, s.low, s.high)
         bc, bc_losses = bco.train_bc(c, k_bc, s.demos_with_actions, s.low, s.high)
-        return {"bco": policy, "idm": idm, "bc_oracle": bc}, {**m, "bc_loss": bc_losses}
+        final = {"idm_loss": m["idm_loss"][-1], "bco_policy_loss": m["policy_loss"][-1], "bc_loss": bc_losses[-1]}
+        return {"bco": policy, "idm": idm, "bc_oracle": bc}, final
 
-    template = jax.eval_shape(jax.vmap(train), s.keys)
-    restored = store.restore_latest(template[0])
-    if restored is not None:
-        store.close()
-        return restored.carry, restored.history
-    logging.info("training BCO(0) and BC with actions (%d seeds)", len(s.keys))
-    params, losses = jax.jit(jax.vmap(train))(s.keys)
-    history = {k: np.asarray(v) for k, v in losses.items()}
-    store.save(1, params, history)
-    store.close()
-    return params, history
+    def init(key):
+        return jax.tree.map(jnp.zeros_like, jax.eval_shape(train, None, key)[0])
+
+    return loop.updates_learner(init, train)
 
 
-def evaluate_all(s: Setup, wm_states, policy_states, baseline_params) -> dict[str, np.ndarray]:
+def phase_baselines(s: Setup) -> loop_lib.LoopResult:
+    return run_stage("baselines", s, baselines_learner(s), (fold(s.keys, 3),), 1, postfix=("bc_loss",))
+
+
+def fold(keys: jax.Array, data: int) -> jax.Array:
+    """Each seed's key for one stage: [seeds] -> [seeds]."""
+    return jax.vmap(lambda k: jax.random.fold_in(k, data))(keys)
+
+
+def evaluate_all(s: Setup, wm_params, policy_params, baseline_params) -> dict[str, np.ndarray]:
     n, obs_dim = s.config.eval_episodes, int(np.prod(s.spec.obs_shape))
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 4))(s.keys)
 
@@ -192,7 +203,7 @@ def evaluate_all(s: Setup, wm_states, policy_states, baseline_params) -> dict[st
 
     stacked_over_seeds = jax.jit(jax.vmap(stacked))  # one compilation for both stacked policies
     returns = {
-        "aime": jax.jit(jax.vmap(aime))(wm_states.params, policy_states.params, keys),
+        "aime": jax.jit(jax.vmap(aime))(wm_params, policy_params, keys),
         "bco": stacked_over_seeds(baseline_params["bco"], keys),
         "bc_oracle": stacked_over_seeds(baseline_params["bc_oracle"], keys),
         "random": jax.jit(jax.vmap(lambda k: evaluation.evaluate(s.env, random_policy(s.spec), k, n)))(keys),
@@ -200,11 +211,12 @@ def evaluate_all(s: Setup, wm_states, policy_states, baseline_params) -> dict[st
     return {k: np.asarray(v) for k, v in returns.items()}
 
 
-def report(s: Setup, returns: dict[str, np.ndarray], wm_history, wm_states) -> dict:
+def report(s: Setup, returns: dict[str, np.ndarray], wm_frame: pd.DataFrame, wm_params) -> dict:
     """Write results.json, table.md, results.png and world_model.png; return the summary."""
     norm = {k: v.mean(1) / s.expert_return for k, v in returns.items()}  # [seeds]
-    open_loop = jax.jit(jax.vmap(lambda p, k: wm_training.evaluate(
-        s.model, s.config.world_model, p, s.heldout, k)["open_loop_mse"]))(wm_states.params, s.keys)
+    final = jax.jit(jax.vmap(lambda p, k: wm_training.evaluate(
+        s.model, s.config.world_model, p, s.heldout, k)))(wm_params, s.keys)
+    open_loop = final["open_loop_mse"]
     summary = {
         "task": s.task, "embodiment": s.config.embodiment, "demos": s.config.demos,
         "num_demos": s.config.imitation.num_demos, "seeds": s.config.num_seeds,
@@ -212,7 +224,7 @@ def report(s: Setup, returns: dict[str, np.ndarray], wm_history, wm_states) -> d
         "return_per_seed": {k: v.mean(1).tolist() for k, v in returns.items()},
         "normalised_per_seed": {k: v.tolist() for k, v in norm.items()},
         "heldout_open_loop_mse": np.asarray(open_loop).mean(0).tolist(),
-        "heldout_elbo_final": float(np.mean(wm_history["heldout_elbo"][:, -1])),
+        "heldout_elbo_final": float(np.mean(final["elbo"])),
     }
     (s.workdir / "results.json").write_text(json.dumps(summary, indent=2))
     lines = [f"{s.task}, embodiment data `{Path(s.config.embodiment).name}`, {s.config.imitation.num_demos} "
@@ -239,10 +251,12 @@ def report(s: Setup, returns: dict[str, np.ndarray], wm_history, wm_states) -> d
 
     fig = Figure(figsize=(8, 3))
     a1, a2 = fig.subplots(1, 2)
-    x = np.arange(1, wm_history["loss"].shape[1] + 1) * s.config.chunk_updates
-    for i in range(wm_history["loss"].shape[0]):
-        a1.plot(x, -wm_history["loss"][i], color="C0", alpha=0.6, label="train -loss" if i == 0 else None)
-        a1.plot(x, wm_history["heldout_elbo"][i], color="C1", alpha=0.6, label="held-out ELBO" if i == 0 else None)
+    chunk = s.config.chunk_updates
+    for i, rows in wm_frame.groupby("member"):
+        train = rows.groupby((rows.iteration - 1) // chunk).agg(x=("iteration", "max"), loss=("loss", "mean"))
+        held = rows[rows.evaluated_at >= 0].drop_duplicates("evaluated_at")
+        a1.plot(train.x, -train.loss, color="C0", alpha=0.6, label="train -loss (chunk mean)" if i == 0 else None)
+        a1.plot(held.evaluated_at, held.heldout_elbo, color="C1", alpha=0.6, label="held-out ELBO" if i == 0 else None)
     a1.set_xlabel("world-model updates")
     a1.set_ylabel("per 50-step window")
     a1.legend(fontsize=8)
@@ -257,20 +271,21 @@ def report(s: Setup, returns: dict[str, np.ndarray], wm_history, wm_states) -> d
 def main_run(config: ml_collections.ConfigDict, phase: str = "all") -> dict | None:
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    check_config(config)
     s = Setup(config)
-    s.workdir.mkdir(parents=True, exist_ok=True)
-    (s.workdir / "config.json").write_text(config.to_json(indent=2))
-    wm_states, wm_history = phase_model(s)
+    run_lib.claim_workdir(config, s.workdir)  # a changed config is refused, not resumed
+    wm = phase_model(s)
+    wm_params = wm.carry.state.params
     if phase == "model":
         return None
     if phase in ("imitate", "evaluate", "all"):
-        (policy_states, _), _ = phase_imitate(s, wm_states)
+        policy_params = phase_imitate(s, wm_params).carry.state[0].params
     if phase in ("baselines", "evaluate", "all"):
-        baseline_params, _ = phase_baselines(s)
+        baseline_params = phase_baselines(s).carry.state
     if phase in ("imitate", "baselines"):
         return None
-    returns = evaluate_all(s, wm_states, policy_states, baseline_params)
-    summary = report(s, returns, wm_history, wm_states)
+    returns = evaluate_all(s, wm_params, policy_params, baseline_params)
+    summary = report(s, returns, wm.metrics, wm_params)
     print((s.workdir / "table.md").read_text())
     print(f"written to {s.workdir}")
     return summary
@@ -283,7 +298,10 @@ def main() -> None:
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        main_run(config.value, phase.value)
+        try:
+            main_run(config.value, phase.value)
+        except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
 

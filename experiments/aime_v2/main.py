@@ -17,6 +17,7 @@ and, across the variants run, `<workdir>/curves.png` and `<workdir>/table.md`.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -26,12 +27,15 @@ import numpy as np
 import pandas as pd
 from absl import app, logging
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from algos import aime_v2
 from algos.aime_v2 import surrogate
+from algos.common import loop
 from experiments.aime import main as aime_lib
+from experiments.aime.configs import aime as aime_config
 from experiments.launch import cli
+from experiments.launch import loop as loop_lib
+from experiments.launch import run as run_lib
 from experiments.launch.checkpoints import CheckpointStore
 from worldmodels import rssm, training as wm_training
 
@@ -46,79 +50,68 @@ VARIANTS = {
 
 def load_aime(run_dir: str):
     """The AIME run's setup, its world models and policies [seeds, ...] (phases 1 and 2 must be finished)."""
-    config = ml_collections.ConfigDict(json.loads((Path(run_dir) / "config.json").read_text()))
+    stored = run_lib.read_config_json(Path(run_dir))
+    if stored is None:
+        raise ValueError(f"aime_run {run_dir} is not an AIME run directory (no config.json)")
+    config = aime_config.get_config()  # settings added since the run keep their defaults
+    config.update(stored)
     setup = aime_lib.Setup(config)
-    wm_states, _ = aime_lib.phase_model(setup)
-    (policy_states, _), _ = aime_lib.phase_imitate(setup, wm_states)
-    return setup, wm_states.params, policy_states.params
+    wm_params = aime_lib.phase_model(setup).carry.state.params
+    policy_params = aime_lib.phase_imitate(setup, wm_params).carry.state[0].params
+    return setup, wm_params, policy_params
 
 
 def likelihood_stage(c: ml_collections.ConfigDict, setup, workdir: Path):
+    """The action-free likelihood model of the demonstrations (the surrogate reward's), per seed."""
     model = rssm.make_rssm(c.agent.world_model.model, setup.model.net.obs_shape, 0)
     lc = ml_collections.ConfigDict(c.agent.world_model.to_dict())
     lc.num_updates = c.agent.likelihood_updates
     data = surrogate.action_free(setup.demos)
-    chunk = wm_training.make_chunk(model, lc, data, c.chunk_updates)
-    keys = jax.vmap(lambda k: jax.random.fold_in(k, 5))(setup.keys)
-    states, _ = aime_lib.run_stage("likelihood_model", workdir, lambda k: wm_training.init(model, lc, k), keys,
-                                   chunk, keys, lc.num_updates, min(c.chunk_updates, lc.num_updates))
-    return model, states.params
+    learner = loop.updates_learner(lambda k: wm_training.init(model, lc, k),
+                                   lambda state, k: wm_training.train_step(model, lc, data, state, k))
+    store = CheckpointStore(workdir / "likelihood_model")
+    try:
+        result = loop_lib.run_chunks(learner, (aime_lib.fold(setup.keys, 5),), lc.num_updates,
+                                     min(c.chunk_updates, lc.num_updates), store=store,
+                                     checkpoint_interval_s=c.checkpoint_interval_s, desc="likelihood_model")
+    finally:
+        store.close()
+    return model, result.carry.state.params
 
 
 def run_variant(c, name: str, setup, wm_params, policy_params, likelihood, likelihood_params, workdir: Path) -> dict:
+    """One variant, vmapped over the AIME run's seeds, through the host loop (checkpointed under `<variant>/`)."""
     ac = ml_collections.ConfigDict(c.agent.to_dict())
     for k, v in VARIANTS[name].items():
         ac[k] = v
     out = workdir / name
     out.mkdir(parents=True, exist_ok=True)
-
-    def build(lik_params):
-        return aime_v2.make(ac, setup.env, setup.model, likelihood, lik_params, setup.embodiment, setup.demos)
-
-    init = jax.jit(jax.vmap(lambda k, w, p, lp: build(lp).init(k, w, p)))
-    iteration = jax.jit(jax.vmap(lambda s, k, lp: build(lp).iteration(s, k)))
-    evaluate = jax.jit(jax.vmap(lambda s, k, lp: build(lp).evaluate(s, k)))
-    keys = jax.vmap(lambda k: jax.random.fold_in(k, 6))(setup.keys)
-    states = init(keys, wm_params, policy_params, likelihood_params)
+    s = aime_v2.make_setup(ac, setup.env, setup.model, likelihood, setup.embodiment, setup.demos)
+    learner = aime_v2.make_learner(s)
+    keys = aime_lib.fold(setup.keys, 6)
     store = CheckpointStore(out / "checkpoints")
-    restored = store.restore_latest(jax.eval_shape(lambda: states))
-    done, history = 0, {}
-    if restored is not None:
-        done, states, history = restored.iteration, restored.carry, restored.history
-    steps_per_iteration = ac.num_envs * setup.spec.max_episode_steps
-
-    def maybe_evaluate(states, i):
-        if i % ac.eval_every == 0 or i == ac.num_iterations:
-            r = np.asarray(evaluate(states, jax.vmap(lambda k: jax.random.fold_in(k, 1000 + i))(keys),
-                                    likelihood_params)).mean(1)
-            history.setdefault("eval_iteration", np.zeros((len(r), 0)))
-            history["eval_iteration"] = np.concatenate([history["eval_iteration"], np.full((len(r), 1), i)], 1)
-            history["eval_return"] = np.concatenate([history.get("eval_return", np.zeros((len(r), 0))), r[:, None]], 1)
-
-    if done == 0 and "eval_return" not in history:
-        maybe_evaluate(states, 0)
-    with tqdm(total=ac.num_iterations, initial=done, desc=f"aime_v2/{name}", unit="it",
-              disable=done >= ac.num_iterations) as bar:
-        while done < ac.num_iterations:
-            states, metrics = iteration(states, keys, likelihood_params)
-            for k, v in jax.device_get(metrics).items():
-                history[k] = np.concatenate([history.get(k, np.zeros((len(v), 0))), np.asarray(v)[:, None]], 1)
-            if not np.isfinite(history["model_loss"]).all():
-                raise FloatingPointError(f"aime_v2/{name}: non-finite loss at iteration {done + 1}")
-            done += 1
-            maybe_evaluate(states, done)
-            store.save(done, states, history)
-            bar.update(1)
-            bar.set_postfix(ret=f"{history['eval_return'][:, -1].mean():.0f}")
-    store.close()
-    result = {
+    try:
+        result = loop_lib.run_chunks(learner, (keys, wm_params, policy_params, likelihood_params), ac.num_iterations,
+                                     1, store=store, checkpoint_interval_s=c.checkpoint_interval_s,
+                                     desc=f"aime_v2/{name}", postfix=("eval_return",))
+    finally:
+        store.close()
+    result.metrics.to_parquet(out / "metrics.parquet")
+    final = np.asarray(jax.jit(jax.vmap(functools.partial(aime_v2.agent.evaluate, s)))(
+        result.carry.state, aime_lib.fold(keys, 1000 + ac.num_iterations))).mean(1)
+    evaluations = (result.metrics[result.metrics.evaluated_at >= 0].drop_duplicates(["member", "evaluated_at"])
+                   .pivot_table(index="evaluated_at", columns="member", values="eval_return").sort_index())
+    done = np.asarray(evaluations.index, int)
+    per_seed = np.concatenate([evaluations.to_numpy().T, final[:, None]], axis=1)  # [seeds, evaluations]
+    steps_per_iteration = learner.env_steps_per_iteration
+    out_result = {
         "variant": name, **VARIANTS[name],
-        "env_steps": (history["eval_iteration"][0] * steps_per_iteration).astype(int).tolist(),
-        "eval_return": history["eval_return"].tolist(),  # [seeds, evaluations]
+        "env_steps": [int(i * steps_per_iteration) for i in done] + [int(ac.num_iterations * steps_per_iteration)],
+        "eval_return": per_seed.tolist(),
         "expert_return": setup.expert_return,
     }
-    (out / "eval.json").write_text(json.dumps(result, indent=2))
-    return result
+    (out / "eval.json").write_text(json.dumps(out_result, indent=2))
+    return out_result
 
 
 ILFO_LABELS = {"ot": "OT + DDPG", "gaifo": "GAIfO + DDPG"}
@@ -189,8 +182,7 @@ def main_run(c: ml_collections.ConfigDict) -> list[dict]:
     c.agent.imitation.hidden_sizes = tuple(setup.config.imitation.hidden_sizes)
     c.agent.imitation.activation = setup.config.imitation.activation
     workdir = Path(c.workdir or f"runs/aime_v2_{setup.task}_{Path(c.aime_run).name}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(c.to_json(indent=2))
+    run_lib.claim_workdir(c, workdir)  # a changed config is refused, not resumed
     likelihood, likelihood_params = likelihood_stage(c, setup, workdir)
     results = [run_variant(c, v, setup, wm_params, policy_params, likelihood, likelihood_params, workdir)
                for v in variants]
@@ -208,7 +200,10 @@ def main() -> None:
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        main_run(config.value)
+        try:
+            main_run(config.value)
+        except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
 

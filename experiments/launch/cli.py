@@ -1,9 +1,13 @@
-"""The config flag every launcher command shares, with readable refusals of unknown keys.
+"""The config flag every launcher command shares: the config file read once, readable refusals.
 
-`config_flags` alone answers `--config.agent.lr=1e-3` (a key that does not exist)
-with a traceback ending in `AttributeError: "'lr'"`. `define_config` checks every
-`--config.<path>` override against the config file first and exits with a message
-that names the valid keys, before flags are parsed and before anything compiles.
+    config = cli.define_config(DEFAULT)     # before app.run
+    ... config.value (the ConfigDict with the command line's overrides), config.path (its file)
+
+`--config=FILE` is taken off the command line and FILE is executed once; its `get_config()`
+becomes an absl config-dict flag, so `--config.agent.lr=...` overrides apply to it in any
+order relative to `--config=FILE`. An override whose key does not exist is refused first,
+with a message that names the valid keys (config_flags alone answers with a traceback
+ending in `AttributeError: "'lr'"`).
 """
 
 from __future__ import annotations
@@ -12,29 +16,49 @@ import difflib
 import importlib.util
 import os
 import sys
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import ml_collections
+from absl import flags
 from ml_collections import config_flags
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(__file__)), "backbones", "configs", "ppo.py")
 
 
-def _config_path(argv: Sequence[str], default: str) -> str:
+class ConfigFlag(NamedTuple):
+    holder: flags.FlagHolder
+    path: str  # the config file it was read from
+
+    @property
+    def value(self) -> ml_collections.ConfigDict:
+        return self.holder.value
+
+
+def split_config_path(argv: Sequence[str], default: str) -> tuple[str, list[str]]:
+    """(the file of `--config=FILE` or `--config FILE`, else `default`; argv without that argument)."""
+    rest, path, skip = [], default, False
     for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
         if arg.startswith("--config="):
-            return arg.split("=", 1)[1].split(":", 1)[0]
-        if arg == "--config" and i + 1 < len(argv):
-            return argv[i + 1].split(":", 1)[0]
-    return default
+            path = arg.split("=", 1)[1]
+        elif arg == "--config" and i + 1 < len(argv):
+            path, skip = argv[i + 1], True
+        else:
+            rest.append(arg)
+    return path, rest
 
 
-def _load(path: str) -> ml_collections.ConfigDict:
-    spec = importlib.util.spec_from_file_location("_experiment_config", path)
-    if spec is None or not os.path.exists(path):
+def load(path: str) -> ml_collections.ConfigDict:
+    """Execute a config file and return its `get_config()`."""
+    if not os.path.exists(path):
         raise SystemExit(f"error: config file {path!r} does not exist")
+    spec = importlib.util.spec_from_file_location("_experiment_config", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise SystemExit(f"error: config file {path!r} defines no get_config()")
     return module.get_config()
 
 
@@ -56,10 +80,17 @@ def unknown_override_message(config: ml_collections.ConfigDict, argv: Sequence[s
     return None
 
 
-def define_config(default: str = DEFAULT_CONFIG, argv: Sequence[str] | None = None):
-    """`config_flags.DEFINE_config_file("config", ...)`, after refusing unknown override keys."""
+def define_config(default: str = DEFAULT_CONFIG, argv: list[str] | None = None) -> ConfigFlag:
+    """Read the config file named on the command line (or `default`) once and define the `config` flag.
+
+    Edits `argv` (default `sys.argv`) in place: `--config=FILE` is removed, so absl sees only overrides.
+    """
     argv = sys.argv if argv is None else argv
-    message = unknown_override_message(_load(_config_path(argv, default)), argv)
+    path, rest = split_config_path(argv, default)
+    config = load(path)
+    message = unknown_override_message(config, rest)
     if message:
         raise SystemExit(f"error: {message}")
-    return config_flags.DEFINE_config_file("config", default, "Experiment config file.", lock_config=True)
+    argv[:] = rest
+    holder = config_flags.DEFINE_config_dict("config", config, f"Experiment config (from {path}).", lock_config=True)
+    return ConfigFlag(holder, path)

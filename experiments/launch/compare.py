@@ -19,7 +19,7 @@ import pandas as pd
 from absl import app, flags, logging
 from matplotlib.figure import Figure
 
-from experiments.launch import cli, run, sweep, watchdog
+from experiments.launch import cli, run, sweep, validation, watchdog
 
 
 def run_method(name: str, root: Path, config_args: Sequence[str], overrides: Mapping[str, Any],
@@ -100,9 +100,10 @@ def main(default_config: str, default_methods: Sequence[str],
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        config_args = [a for a in sys.argv[1:] if a.startswith("--config")]
-        if not any(a.startswith("--config=") for a in config_args):
-            config_args.insert(0, f"--config={default_config}")
-        main_run(config.value, methods.value, config_args)
+        config_args = [f"--config={config.path}", *(a for a in sys.argv[1:] if a.startswith("--config."))]
+        try:
+            main_run(config.value, methods.value, config_args)
+        except (validation.ConfigError, ValueError, FileNotFoundError) as e:
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)

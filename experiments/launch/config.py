@@ -14,6 +14,16 @@ from __future__ import annotations
 
 import ml_collections
 
+from algos.common import hparams as R
+
+# The valid ranges of the launcher's own numeric settings, and of the environment's.
+LAUNCHER_RANGES = {
+    "seed": R.NON_NEGATIVE, "num_seeds": R.AT_LEAST_ONE, "chunk_iterations": R.AT_LEAST_ONE,
+    "eval_episodes": R.NON_NEGATIVE, "checkpoint_interval_s": R.NON_NEGATIVE, "keep_checkpoints": R.AT_LEAST_ONE,
+    "num_devices": R.NON_NEGATIVE,
+}
+ENV_RANGES = {"num_envs": R.AT_LEAST_ONE, "episode_length": R.AT_LEAST_ONE, "action_repeat": R.AT_LEAST_ONE}
+
 
 def base_config(algo: str, agent: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()

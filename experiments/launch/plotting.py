@@ -13,9 +13,10 @@ from matplotlib.figure import Figure  # figures saved to files never touch pyplo
 
 def learning_curve(metrics: pd.DataFrame, path: str | Path, title: str = "", y: str = "episode_return",
                    by: Sequence[str] = ()) -> Path:
-    """Plot `y` against environment steps: the mean over seeds with a 95% band, one colour per group of `by`.
+    """Plot `y` against environment steps: every seed's line, and per group of `by` the mean with the
+    seeds' range shaded.
 
-    Iterations where no episode ended (NaN) are skipped.
+    Iterations where no episode ended (NaN) are skipped; a run in which none ended gets a plot that says so.
     """
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
@@ -35,8 +36,10 @@ def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y
         run_dir = Path(run_dir)
         config = json.loads((run_dir / "config.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
+        evaluated = summary.get("eval_return_mean") is not None
         title = (f"{config['algo'].upper()} {config['task']} (AR {config['env']['action_repeat']})\n"
-                 f"eval {summary['eval_return_mean']:.0f} ± {summary['eval_return_std']:.0f}")
+                 + (f"eval {summary['eval_return_mean']:.0f} ± {summary['eval_return_std']:.0f}" if evaluated
+                    else "not evaluated"))
         _draw(ax, pd.read_parquet(run_dir / "metrics.parquet"), title, y)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -46,13 +49,12 @@ def run_grid(run_dirs: Sequence[str | Path], path: str | Path, ncols: int = 3, y
 
 
 def _draw(ax, metrics: pd.DataFrame, title: str, y: str, by: Sequence[str] = ()) -> None:
-    """Thin per-seed lines when there is one group, then the mean and band of each group."""
+    """Thin per-seed lines (so a collapse shows), then the mean and the seeds' range of each group."""
     from experiments.launch import results
 
     metrics = metrics.assign(run=metrics.get("run", "."), member=metrics.get("member", metrics.get("seed", 0)))
-    if not by:
-        for _, seed_rows in metrics.dropna(subset=[y]).groupby("member"):
-            ax.plot(seed_rows["env_steps"], seed_rows[y], lw=0.7, alpha=0.4, color="tab:blue")
+    for _, seed_rows in metrics.dropna(subset=[y]).groupby(["run", "member"]):
+        ax.plot(seed_rows["env_steps"], seed_rows[y], lw=0.7, alpha=0.5, color="0.55")
     results.plot_curves(metrics, y=y, by=list(by), ax=ax, title=title)
     ax.set_xlabel("environment steps (agent steps)")
 

@@ -103,17 +103,19 @@ def aggregate(df: pd.DataFrame, y: str = "episode_return", x: str = "env_steps",
               by: Sequence[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Mean of `y` over seeds at each `x`, per group of `by` (default: `varying_columns`).
 
-    Returns columns `*by, x, mean, lo, hi, n` (lo/hi: a `confidence` Student-t interval;
-    n: the seeds that have a value there). NaN values of `y` (no episode ended) are skipped.
+    Returns columns `*by, x, mean, lo, hi, min, max, n` (lo/hi: a `confidence` Student-t
+    interval; min/max: the seeds' range; n: the seeds that have a value there). NaN values of
+    `y` (no episode ended) are skipped.
     """
     by = list(varying_columns(df) if by is None else by)
     data = df.dropna(subset=[y])
     rows = []
     for key, group in data.groupby(by + [x], sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        mean, lo, hi = _ci(group[y].to_numpy(), confidence)
-        rows.append((*key, mean, lo, hi, len(group)))
-    return pd.DataFrame(rows, columns=by + [x, "mean", "lo", "hi", "n"])
+        values = group[y].to_numpy()
+        mean, lo, hi = _ci(values, confidence)
+        rows.append((*key, mean, lo, hi, float(values.min()), float(values.max()), len(group)))
+    return pd.DataFrame(rows, columns=by + [x, "mean", "lo", "hi", "min", "max", "n"])
 
 
 def table(df: pd.DataFrame, y: str = "episode_return", at_step: int | None = None,
@@ -136,24 +138,40 @@ def table(df: pd.DataFrame, y: str = "episode_return", at_step: int | None = Non
 
 
 def plot_curves(df: pd.DataFrame, y: str = "episode_return", x: str = "env_steps",
-                by: Sequence[str] | None = None, ax=None, confidence: float = 0.95, title: str = ""):
-    """Mean over seeds with a confidence band, one colour per group of `by`; returns the axes."""
+                by: Sequence[str] | None = None, ax=None, confidence: float = 0.95, title: str = "",
+                band: str = "range"):
+    """Mean over seeds with a band, one colour per group of `by`; returns the axes.
+
+    `band`: "range" (default) shades from the lowest to the highest seed, so the band never
+    claims a value no seed reached and a collapsing seed shows; "ci" shades a `confidence`
+    Student-t interval of the mean. With no value of `y` at all (no episode ended), the axes
+    say so instead of drawing.
+    """
     import matplotlib.pyplot as plt
 
+    if band not in ("range", "ci"):
+        raise ValueError(f"band must be 'range' or 'ci', got {band!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     by = list(varying_columns(df) if by is None else by)
     agg = aggregate(df, y, x, by, confidence)
-    groups = agg.groupby(by, sort=True) if by else [((), agg)]
+    groups = agg.groupby(by, sort=True) if by and len(agg) else [((), agg)]
     for key, group in groups:
+        if not len(group):
+            ax.text(0.5, 0.5, f"no {y.replace('_', ' ')} recorded (no episode ended)", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9)
+            continue
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{b.split('.')[-1]}={k}" for b, k in zip(by, key)) or None
         n = int(group["n"].max())
         line, = ax.plot(group[x], group["mean"], lw=2.0, label=f"{label} (n={n})" if label else f"mean of {n} seeds")
-        ax.fill_between(group[x], group["lo"], group["hi"], alpha=0.2, color=line.get_color(), lw=0)
+        lo, hi = (group["min"], group["max"]) if band == "range" else (group["lo"], group["hi"])
+        ax.fill_between(group[x], lo, hi, alpha=0.2, color=line.get_color(), lw=0)
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(y.replace("_", " "))
-    ax.set_title(title or f"{y.replace('_', ' ')}: mean and {confidence:.0%} CI over seeds", fontsize=9)
+    shade = "range over seeds" if band == "range" else f"{confidence:.0%} CI"
+    ax.set_title(title or f"{y.replace('_', ' ')}: mean and {shade}", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
     return ax

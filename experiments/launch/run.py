@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 from absl import app, logging
 
-import envs
 from algos.common import evaluation
 from experiments.launch import loggers as loggers_lib
 from experiments.launch import cli, loop, plotting, results, validation
@@ -79,15 +78,32 @@ def member_sharding(num_members: int, num_devices: int = 0) -> jax.sharding.Shar
 
 
 # Settings that change how a run is operated, not what it computes: a rerun may change them.
-OPERATIONAL = ("checkpoint_interval_s", "keep_checkpoints", "num_devices", "eval_episodes", "log.")
+# `workdir` is where the run is, not what it is: a moved or copied run directory resumes.
+OPERATIONAL = ("checkpoint_interval_s", "keep_checkpoints", "num_devices", "eval_episodes", "log.", "workdir")
+
+
+def read_config_json(workdir: Path) -> dict | None:
+    """The config stored in `workdir/config.json`; None if there is none. A damaged file is refused by name."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise validation.ConfigError(
+            f"{path} is not valid JSON ({e}); the run directory's config is damaged. Restore the file, or "
+            "move the directory aside and rerun to start afresh") from None
+    if not isinstance(stored, dict):
+        raise validation.ConfigError(f"{path} holds {type(stored).__name__}, not a config")
+    return stored
 
 
 def config_differences(config: ml_collections.ConfigDict, workdir: Path) -> list[str] | None:
     """The settings (not `OPERATIONAL` ones) where `config` differs from the run in `workdir`; None if none is there."""
-    path = workdir / "config.json"
-    if not path.exists():
+    stored = read_config_json(workdir)
+    if stored is None:
         return None
-    flat_saved = results.flatten_config(json.loads(path.read_text()), skip_grid=False)
+    flat_saved = results.flatten_config(stored, skip_grid=False)
     flat_new = results.flatten_config(json.loads(config.to_json_best_effort()), skip_grid=False)
     return sorted(k for k in flat_saved.keys() | flat_new.keys()
                   if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
@@ -98,12 +114,12 @@ def is_finished(config: ml_collections.ConfigDict, workdir: Path) -> bool:
     return (workdir / "summary.json").exists() and config_differences(config, workdir) == []
 
 
-def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
+def claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     """Write config.json, or check that the run already there has the same config.
 
     Only `OPERATIONAL` settings may differ (config.json is then rewritten with the new
     ones). A different device count still resumes, though XLA may then round the
-    sharded members' arithmetic differently (see the README).
+    sharded members' arithmetic differently (see docs/launcher.md).
     """
     differ = config_differences(config, workdir)
     if differ:
@@ -119,22 +135,34 @@ def _claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
     tmp.replace(path)
 
 
-def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
-    """Validate, train (resuming if the run directory has checkpoints), evaluate, write the run directory."""
-    algo = validation.check(config)
-    env_kwargs = config.env.to_dict()
-    env, spec = envs.make(config.task, **env_kwargs)
-    eval_env, _ = envs.make(config.task, **{**env_kwargs, "num_envs": None, "reset_mode": "none"})
-    learner = algo.make_learner(config.agent, env)
+def member_keys(config: ml_collections.ConfigDict, members: pd.DataFrame, put=jnp.asarray):
+    """(training keys [M], evaluation keys [M]) of the run's members: a seed's members share its keys."""
+    k_train, k_eval = jax.random.split(jax.random.PRNGKey(config.seed))
+    seeds = members["seed"].to_numpy()
+    return (put(jax.random.split(k_train, config.num_seeds)[seeds]),
+            put(jax.random.split(k_eval, config.num_seeds)[seeds]))
+
+
+def member_hparams(config: ml_collections.ConfigDict, members: pd.DataFrame, put=jnp.asarray) -> dict | None:
+    """{name: [M]} of the gridded hyperparameters; None without a grid."""
+    return {n: put(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
+
+
+def run(config: ml_collections.ConfigDict, progress: bool = True, built: validation.Built | None = None) -> RunResult:
+    """Validate, train (resuming if the run directory has checkpoints), evaluate, write the run directory.
+
+    `built`: what `validation.check(config)` returned, if the caller already checked.
+    """
+    built = built or validation.check(config)
+    algo, learner = built.algo, built.learner
     workdir = default_workdir(config)
-    _claim_workdir(config, workdir)
+    claim_workdir(config, workdir)
 
     members = member_table(config)
     sharding = member_sharding(len(members), config.num_devices)
     put = (lambda x: jax.device_put(x, sharding)) if sharding is not None else jnp.asarray  # noqa: E731
-    k_train, k_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    keys = put(jax.random.split(k_train, config.num_seeds)[members["seed"].to_numpy()])
-    hparams = {n: put(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
+    keys, eval_keys = member_keys(config, members, put)
+    hparams = member_hparams(config, members, put)
 
     def write_metrics(rows: pd.DataFrame) -> pd.DataFrame:
         rows = members.merge(rows, on="member")
@@ -146,8 +174,8 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
     store = CheckpointStore(workdir / "checkpoints", keep=config.keep_checkpoints)
     chunk_loggers = loggers_lib.make_loggers(config, workdir)
     try:
-        carry, metrics, timings = loop.run_chunks(
-            learner, keys, algo.num_iterations(config.agent, spec.num_envs), config.chunk_iterations, hparams,
+        result = loop.run_chunks(
+            learner, (keys, hparams), built.num_iterations, config.chunk_iterations,
             store=store, checkpoint_interval_s=config.checkpoint_interval_s, sharding=sharding,
             on_chunk=(lambda it, rows: [lg.write(it, rows) for lg in chunk_loggers]) if chunk_loggers else None,
             on_checkpoint=write_metrics, progress=progress,
@@ -156,18 +184,20 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
         store.close()
         for lg in chunk_loggers:
             lg.close()
-    metrics = write_metrics(metrics)
+    carry, timings = result.carry, result.timings
+    metrics = write_metrics(result.metrics)
+    members["failed_at_iteration"] = [result.failed.get(m, np.nan) for m in members["member"]]
     hp_cols = [c for c in members.columns if c.startswith("agent.")]
+    episodes_ended = int(metrics["episode_return"].notna().sum()) if "episode_return" in metrics else 0
     plotting.learning_curve(metrics, workdir / "learning_curve.png",
                             title=f"{config.algo.upper()} on {config.task}", by=hp_cols)
 
     def eval_one(agent, k):
         policy = lambda obs, kk: algo.act(agent, obs, kk, deterministic=True)  # noqa: E731
-        return evaluation.evaluate(eval_env, policy, k, config.eval_episodes)
+        return evaluation.evaluate(built.eval_env, policy, k, config.eval_episodes)
 
     per_member = np.full(len(members), np.nan)  # eval_episodes = 0: not evaluated
     if config.eval_episodes:
-        eval_keys = put(jax.random.split(k_eval, config.num_seeds)[members["seed"].to_numpy()])
         per_member = np.asarray(jax.jit(jax.vmap(eval_one))(carry.agent, eval_keys)).mean(axis=1)  # [members]
     members.assign(eval_return=per_member).to_parquet(workdir / "eval.parquet")
     env_steps = int(metrics["env_steps"].max())
@@ -180,9 +210,11 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
         "num_seeds": config.num_seeds,
         "num_members": len(members),
         "env_steps": env_steps,
-        "eval_return_mean": float(per_member.mean()),
-        "eval_return_std": float(per_member.std()),
-        "eval_return_per_member": per_member.tolist(),
+        "eval_return_mean": float(np.nanmean(per_member)) if np.isfinite(per_member).any() else None,
+        "eval_return_std": float(np.nanstd(per_member)) if np.isfinite(per_member).any() else None,
+        "eval_return_per_member": [None if np.isnan(x) else float(x) for x in per_member],
+        "training_episodes_ended": episodes_ended,
+        "failed_members": {str(m): int(it) for m, it in result.failed.items()},
         **timings,
         "env_steps_per_s": float(trained_steps / timings["train_s"]) if trained_steps else None,
         "backend": jax.default_backend(),
@@ -191,6 +223,12 @@ def run(config: ml_collections.ConfigDict, progress: bool = True) -> RunResult:
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
     if progress:
         print(json.dumps(summary, indent=2))
+        if not episodes_ended:
+            print("note: no training episode ended within the budget, so the learning curve is empty; "
+                  "raise config.agent.total_env_steps or lower config.env.episode_length")
+        for m, it in result.failed.items():
+            print(f"note: member {m} was frozen at iteration {it} after a non-finite metric (its row in "
+                  "eval.parquet has failed_at_iteration set); the other members trained to the end")
         print(f"run directory: {workdir}")
     return RunResult(workdir=workdir, carry=carry, summary=summary, members=members)
 
@@ -207,23 +245,22 @@ def load_run(workdir: str | Path) -> LoadedRun:
     """The newest checkpointed carry of a run directory, with the objects that made it (for
     analysis in notebooks and scripts: e.g. `algo.act(loaded.carry.agent, ...)` under vmap)."""
     workdir = Path(workdir)
-    stored = json.loads((workdir / "config.json").read_text())
+    stored = read_config_json(workdir)
+    if stored is None:
+        raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
     config = base_config(stored["algo"], ALGOS[stored["algo"]].default_config())
     config.update(stored)  # settings added since the run keep their defaults, which keep the old behaviour
-    algo = validation.check(config)
-    env, _ = envs.make(config.task, **config.env.to_dict())
-    learner = algo.make_learner(config.agent, env)
+    built = validation.check(config)
     members = member_table(config)
-    keys = jax.random.split(jax.random.PRNGKey(0), len(members))  # the carry's structure only
-    hparams = {n: jnp.asarray(members[f"agent.{n}"].to_numpy(np.float32)) for n in sorted(config.grid.keys())} or None
+    keys, _ = member_keys(config, members)
     store = CheckpointStore(workdir / "checkpoints", keep=config.keep_checkpoints)
     try:
-        restored = store.restore_latest(jax.eval_shape(loop.over_members(learner.init, len(members)), keys, hparams))
+        restored = store.restore_latest(loop.abstract_carry(built.learner, (keys, member_hparams(config, members))))
     finally:
         store.close()
     if restored is None:
         raise FileNotFoundError(f"{workdir} has no checkpoint that restores")
-    return LoadedRun(config, env, learner, restored.carry, restored.iteration)
+    return LoadedRun(config, built.env, built.learner, restored.carry, restored.iteration)
 
 
 def main() -> None:

@@ -26,12 +26,13 @@ import json
 import re
 import traceback
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import ml_collections
 from absl import app, flags, logging
 
 from experiments.launch import cli, validation
+from experiments.launch import run as run_lib
 from experiments.launch.algorithms import ALGOS
 
 
@@ -74,16 +75,21 @@ def _name(assignment: Mapping[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-")
 
 
+class Program(NamedTuple):
+    config: ml_collections.ConfigDict
+    built: validation.Built  # what validating it built; an inline launch trains with it
+
+
 def plan(config: ml_collections.ConfigDict, grid: Mapping[str, list], seeds: int,
-         sweep_dir: str | Path) -> list[ml_collections.ConfigDict]:
-    """One validated config per structural combination, its numeric grid vmapped inside.
+         sweep_dir: str | Path) -> list[Program]:
+    """One validated program per structural combination, its numeric grid vmapped inside.
 
     Raises `ConfigError` (before anything compiles) if any program's config is bad.
     """
     algo = ALGOS.get(config.algo)
     if algo is None:
-        validation.check(config)  # raises with the list of algorithms
-    numeric = {k: v for k, v in grid.items() if k.startswith("agent.") and k.split(".", 1)[1] in algo.HPARAMS}
+        validation.check_keys(config)  # raises with the list of algorithms
+    numeric = {k: v for k, v in grid.items() if k.startswith("agent.") and k.split(".", 1)[1] in algo.hparams}
     structural = {k: v for k, v in grid.items() if k not in numeric}
     programs = []
     for i, combo in enumerate(itertools.product(*structural.values())):
@@ -95,28 +101,25 @@ def plan(config: ml_collections.ConfigDict, grid: Mapping[str, list], seeds: int
             program.grid[key.split(".", 1)[1]] = [float(v) for v in values]
         program.num_seeds = seeds
         program.workdir = str(Path(sweep_dir) / f"{i:03d}_{_name(assignment)}")
-        validation.check(program)
-        programs.append(program)
+        programs.append(Program(program, validation.check(program)))
     return programs
 
 
-def run_program(config: dict) -> dict:
+def run_program(config: dict, built: validation.Built | None = None) -> dict:
     """One program of a sweep (what a submitit job runs): train it, return its summary."""
-    from experiments.launch import run as run_lib
-
-    return run_lib.run(ml_collections.ConfigDict(config), progress=False).summary
+    return run_lib.run(ml_collections.ConfigDict(config), progress=False, built=built).summary
 
 
-def launch(programs: Sequence[ml_collections.ConfigDict], sweep_dir: str | Path, launcher: str = "inline",
+def launch(programs: Sequence[Program], sweep_dir: str | Path, launcher: str = "inline",
            executor_params: Mapping[str, Any] | None = None) -> list[dict]:
     """Run every program; returns (and writes to sweep.json) one status record per program."""
     sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    records = [{"workdir": p.workdir, "status": "pending"} for p in programs]
+    records = [{"workdir": p.config.workdir, "status": "pending"} for p in programs]
     if launcher == "inline":
         for record, program in zip(records, programs):
             try:
-                record["summary"] = run_program(program.to_dict())
+                record["summary"] = run_program(program.config.to_dict(), program.built)
                 record["status"] = "done"
             except Exception as e:  # noqa: BLE001 -- one failed program must not stop the sweep
                 record.update(status="failed", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
@@ -127,7 +130,7 @@ def launch(programs: Sequence[ml_collections.ConfigDict], sweep_dir: str | Path,
         executor = submitit.AutoExecutor(folder=str(sweep_dir / "submitit"), cluster=launcher)
         executor.update_parameters(**{"timeout_min": 60, **dict(executor_params or {})})
         with executor.batch():
-            jobs = [executor.submit(run_program, p.to_dict()) for p in programs]
+            jobs = [executor.submit(run_program, p.config.to_dict()) for p in programs]
         for record, job in zip(records, jobs):
             record["job_id"] = job.job_id
         _write(sweep_dir, records)

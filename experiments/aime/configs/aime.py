@@ -23,7 +23,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.num_seeds = 3  # vmapped in one program per phase
     c.heldout_fraction = 0.1  # embodiment episodes kept for the world model's held-out ELBO
     c.eval_episodes = 20
-    c.chunk_updates = 250  # updates per jitted chunk (one progress-bar tick, one checkpoint)
+    c.chunk_updates = 250  # updates per jitted chunk (one progress-bar tick)
+    c.checkpoint_interval_s = 60.0  # at most this long between checkpoints (and one at each stage's end)
     c.workdir = ""  # empty: runs/aime_<task>_<embodiment kind>_seed<seed>
     c.world_model = training.default_config()
     c.imitation = imitation.default_config()

@@ -16,6 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.variants = "full,no_regulariser,no_reward,plain"
     c.ilfo_run = ""  # finished OT/GAIfO + DDPG runs (algos.ads, fixed discount), comma-separated: baselines
     c.chunk_updates = 250  # for the likelihood model's training
+    c.checkpoint_interval_s = 60.0  # at most this long between checkpoints (and one at each stage's end)
     c.workdir = ""  # empty: runs/aime_v2_<task>_<AIME run name>
     c.agent = aime_v2.default_config()
     return c
