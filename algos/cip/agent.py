@@ -26,7 +26,7 @@ reward. Between discoveries, each update:
 
 `behaviour="released"` reproduces the authors' released code as a control: there the
 weights, the counterfactuals and the inverse model never reach training (see
-`shared/papers/cip.md`), so it is SAC with ACE's resets; discovery is skipped since it
+the released code, github HYeCao/CIP), so it is SAC with ACE's resets; discovery is skipped since it
 would change nothing. All numeric switches are hyperparameters (`HPARAMS`), so CIP, its
 ablations and plain SAC (`parts_on` = 0, or the three parts at 0) can train as one vmapped
 program.

@@ -145,8 +145,40 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
     return results
 
 
+CONFIGS = Path(__file__).parent / "configs"
+RESULTS = Path(__file__).parent / "results"
+SAC_CONFIG = Path(__file__).parents[1] / "backbones" / "configs" / "sac.py"
+# The report's rows: task -> (config file, the prefix of its files in results/, methods)
+TASKS = {
+    "PointPushAround": (CONFIGS / "ads_around.py", "around_", ["ads", "ot", "gaifo", "bco"]),
+    "PointPush": (CONFIGS / "ads.py", "", ["ads", "ot", "gaifo", "bco"]),
+    "PendulumSwingup": (CONFIGS / "ads_pendulum.py", "pendulum_", ["ads", "ot", "gaifo", "bco"]),
+}
+
+
+def reproduce(tasks: list[str], extra: list[str]) -> None:
+    """Every task's methods (finished runs are read, not rerun), its table and plots, into results/."""
+    from experiments.launch import reproduce as reproduce_lib
+
+    results = reproduce_lib.results_dir(RESULTS, extra)
+    overrides_extra = reproduce_lib.parse_overrides(extra)
+    for task in reproduce_lib.check_tasks(tasks, TASKS):
+        path, prefix, methods = TASKS[task]
+        overrides = {"workdir": f"runs/ads_{task}", **overrides_extra}
+        c = reproduce_lib.load_config(path, overrides)
+        if task not in record.SCRIPTED:  # a SAC expert's demonstrations (AIME's PendulumSwingup expert)
+            expert = reproduce_lib.ensure_expert(SAC_CONFIG, {"task": task, "env.action_repeat": c.env.action_repeat,
+                                                              "num_seeds": 1}, f"experts/{task}")
+            reproduce_lib.ensure_recorded(str(expert), Path(c.agent.demos).parent, demos=100, embodiment="random",
+                                          embodiment_episodes=200)
+        main_run(c, methods, compare.config_args(path, overrides))
+        root = Path(c.workdir)
+        reproduce_lib.publish({root / f: results / f"{prefix}{f}" for f in
+                               ("table.md", "results.json", "curves.png", "schedule.png")})
+
+
 def main() -> None:
-    compare.main(DEFAULT_CONFIG, ["ads", "ot", "gaifo", "bco"], main_run)
+    compare.main(DEFAULT_CONFIG, ["ads", "ot", "gaifo", "bco"], main_run, reproduce, list(TASKS))
 
 
 if __name__ == "__main__":

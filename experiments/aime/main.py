@@ -18,7 +18,9 @@ open-loop error against the prediction horizon).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +39,7 @@ from envs import datasets, sequences
 from envs.rollout import random_policy
 from experiments.launch import cli
 from experiments.launch import loop as loop_lib
+from experiments.launch import reproduce as reproduce_lib
 from experiments.launch import run as run_lib
 from experiments.launch.checkpoints import CheckpointStore
 from experiments.launch.validation import ConfigError
@@ -291,15 +294,116 @@ def main_run(config: ml_collections.ConfigDict, phase: str = "all") -> dict | No
     return summary
 
 
+SAC_CONFIG = Path(__file__).parents[1] / "backbones" / "configs" / "sac.py"
+RESULTS = Path(__file__).parent / "results"
+
+
+class Row(NamedTuple):
+    """One row of the report: the run's name in results/, its config overrides, and a run whose world
+    model it reuses (phase 1 reads only the embodiment data, so the same data give the same bits)."""
+
+    name: str
+    overrides: dict
+    world_model_from: str | None = None
+
+
+class Task(NamedTuple):
+    expert: dict               # the SAC expert's config overrides
+    demos: int                 # demonstrations recorded from it
+    embodiment: tuple          # embodiment data recorded from it: (mode, episodes) pairs
+    rows: tuple                # Row(...)
+
+
+def _expert(task: str, action_repeat: int, steps: int | None = None) -> dict:
+    return {"task": task, "env.action_repeat": action_repeat, "num_seeds": 1,
+            **({"agent.total_env_steps": steps} if steps else {})}
+
+
+def _data(task: str, kind: str) -> str:
+    return f"datasets/{task}/{kind}.npz"
+
+
+# The report's rows, as they were run on the 2-core CPU (experiments/aime/REPORT.md)
+TASKS = {
+    "PendulumSwingup": Task(_expert("PendulumSwingup", 4), 100, (("mixed", 200), ("random", 200)), (
+        Row("pendulum_mixed", {"demos": _data("PendulumSwingup", "demos"),
+                               "embodiment": _data("PendulumSwingup", "embodiment_mixed")}),
+        Row("pendulum_random", {"demos": _data("PendulumSwingup", "demos"),
+                                "embodiment": _data("PendulumSwingup", "embodiment_random")}),
+        Row("pendulum_mixed_100demos", {"demos": _data("PendulumSwingup", "demos"),
+                                        "embodiment": _data("PendulumSwingup", "embodiment_mixed"),
+                                        "imitation.num_demos": 100}, "pendulum_mixed"))),
+    "CheetahRun": Task(_expert("CheetahRun", 2, 56_000), 10, (("mixed", 200),), (
+        Row("cheetah_mixed", {"demos": _data("CheetahRun", "demos"), "embodiment": _data("CheetahRun", "embodiment_mixed")}),)),
+    "WalkerWalk": Task(_expert("WalkerWalk", 2, 60_000), 10, (("mixed", 200),), (
+        Row("walker_mixed", {"demos": _data("WalkerWalk", "demos"), "embodiment": _data("WalkerWalk", "embodiment_mixed")}),)),
+    "WalkerRun": Task(_expert("WalkerRun", 2, 60_000), 10, (), (
+        Row("walkerrun_mixed", {"demos": _data("WalkerRun", "demos"), "embodiment": _data("WalkerWalk", "embodiment_mixed")},
+            "walker_mixed"),)),
+    "WalkerStand": Task(_expert("WalkerStand", 2, 60_000), 10, (), (
+        Row("walkerstand_mixed", {"demos": _data("WalkerStand", "demos"),
+                                  "embodiment": _data("WalkerWalk", "embodiment_mixed")}, "walker_mixed"),)),
+}
+# the task whose data (and world model) a row borrows must be reproduced first
+NEEDS = {"WalkerRun": "WalkerWalk", "WalkerStand": "WalkerWalk"}
+
+
+def workdir_of(name: str) -> Path:
+    return Path("runs") / f"aime_{name}"
+
+
+def reproduce(tasks: list[str], extra: list[str]) -> list[dict]:
+    """Every row of the report for `tasks`: experts and datasets where missing, then every phase, then results/."""
+    tasks = reproduce_lib.check_tasks(tasks, TASKS)
+    order = list(dict.fromkeys([NEEDS[t] for t in tasks if t in NEEDS] + tasks))
+    results, summaries = reproduce_lib.results_dir(RESULTS, extra), []
+    for task in order:
+        spec = TASKS[task]
+        expert = reproduce_lib.ensure_expert(SAC_CONFIG, spec.expert, f"experts/{task}")
+        reproduce_lib.ensure_recorded(str(expert), f"datasets/{task}", demos=spec.demos)
+        for mode, episodes in spec.embodiment:
+            reproduce_lib.ensure_recorded(str(expert), f"datasets/{task}", embodiment=mode, embodiment_episodes=episodes)
+        for row in spec.rows:
+            config = reproduce_lib.load_config(DEFAULT_CONFIG, {**row.overrides, "workdir": str(workdir_of(row.name))},
+                                               extra)
+            workdir = Path(config.workdir)
+            if row.world_model_from and not (workdir / "world_model").exists():
+                source = workdir.parent / workdir_of(row.world_model_from).name / "world_model"
+                if source.exists():
+                    shutil.copytree(source, workdir / "world_model")
+            summaries.append(main_run(config, "all"))
+            reproduce_lib.publish({workdir / "results.json": results / f"{row.name}.json",
+                                   workdir / "table.md": results / f"{row.name}.md",
+                                   workdir / "results.png": results / f"{row.name}.png",
+                                   workdir / "world_model.png": results / f"{row.name}_world_model.png"})
+    (results / "summary.md").write_text(summary_table(sorted(results.glob("*.json"))))
+    print((results / "summary.md").read_text())
+    return summaries
+
+
+def summary_table(paths: list[Path]) -> str:
+    """Every run's normalised return per method (mean over seeds, % of the demonstrations' return)."""
+    lines = ["| run | task | " + " | ".join(METHODS) + " |", "|---|---|" + "---:|" * len(METHODS)]
+    for path in paths:
+        run = json.loads(path.read_text())
+        if "normalised_per_seed" in run:
+            cells = [f"{100 * np.mean(run['normalised_per_seed'][m]):.1f}%" for m in METHODS]
+            lines.append(f"| {path.stem} | {run['task']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     config = cli.define_config(DEFAULT_CONFIG)
     phase = flags.DEFINE_enum("phase", "all", list(PHASES), "Which phase to run (earlier phases run or resume first).")
+    tasks, overrides = reproduce_lib.define_flags(list(TASKS))
 
     def _main(argv: list[str]) -> None:
-        del argv
         logging.set_verbosity(logging.WARNING)
         try:
-            main_run(config.value, phase.value)
+            if reproduce_lib.is_reproduce(argv):
+                reproduce(tasks.value, overrides.value)
+            else:
+                main_run(config.value, phase.value)
         except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
             raise SystemExit(f"error: {e}") from None
 

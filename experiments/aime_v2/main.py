@@ -182,7 +182,8 @@ def main_run(c: ml_collections.ConfigDict) -> list[dict]:
     c.agent.imitation.hidden_sizes = tuple(setup.config.imitation.hidden_sizes)
     c.agent.imitation.activation = setup.config.imitation.activation
     workdir = Path(c.workdir or f"runs/aime_v2_{setup.task}_{Path(c.aime_run).name}")
-    run_lib.claim_workdir(c, workdir)  # a changed config is refused, not resumed
+    # a changed config is refused, not resumed; which variants run, and the baselines shown, may change
+    run_lib.claim_workdir(c, workdir, run_lib.OPERATIONAL + ("variants", "ilfo_run"))
     likelihood, likelihood_params = likelihood_stage(c, setup, workdir)
     results = [run_variant(c, v, setup, wm_params, policy_params, likelihood, likelihood_params, workdir)
                for v in variants]
@@ -194,14 +195,63 @@ def main_run(c: ml_collections.ConfigDict) -> list[dict]:
     return results
 
 
+RESULTS = Path(__file__).parent / "results"
+TEN_K = {"agent.num_iterations": 10, "agent.eval_every": 5}  # 10 iterations of 2 episodes of 500 steps
+# The report's rows: task -> [(name in results/, the AIME row it starts from, variants, overrides)]
+TASKS = {
+    "PendulumSwingup": [
+        ("pendulum_random", "pendulum_random", "full,no_regulariser,no_reward,plain", {}),
+        ("pendulum_random_20k", "pendulum_random", "full,plain", {"agent.num_iterations": 40, "agent.eval_every": 8}),
+        ("pendulum_random_20k_ilfo", "pendulum_random", "full,plain",
+         {"agent.num_iterations": 40, "agent.eval_every": 8, "workdir": "runs/aime_v2_pendulum_random_20k",
+          "ilfo_run": "runs/ads_PendulumSwingup/ot,runs/ads_PendulumSwingup/gaifo"}),
+    ],
+    "WalkerWalk": [("walker_mixed_10k", "walker_mixed", "full,plain", TEN_K)],
+    "WalkerRun": [("walkerrun_mixed_10k", "walkerrun_mixed", "full,plain", TEN_K)],
+    "WalkerStand": [("walkerstand_mixed_10k", "walkerstand_mixed", "full,plain", TEN_K)],
+    "CheetahRun": [("cheetah_mixed_10k", "cheetah_mixed", "full,plain", TEN_K)],
+}
+
+
+def reproduce(tasks: list[str], extra: list[str]) -> list[list[dict]]:
+    """Each task's AIME rows first (`experiments.aime.main.reproduce`), then its AIME-v2 rows, into results/."""
+    from experiments.launch import reproduce as reproduce_lib
+
+    tasks = reproduce_lib.check_tasks(tasks, TASKS)
+    results = reproduce_lib.results_dir(RESULTS, extra)
+    aime_lib.reproduce(tasks, [])  # AIME at its report's own budget (a finished run is only read)
+    out = []
+    for task in tasks:
+        for name, aime_row, variants, overrides in TASKS[task]:
+            if "ilfo_run" in overrides:
+                from experiments.ads import main as ads_main  # the ILfO baselines are the ADS report's runs
+                ads_main.reproduce([task], [])
+            workdir = overrides.get("workdir", f"runs/aime_v2_{name}")
+            c = reproduce_lib.load_config(DEFAULT_CONFIG, {"aime_run": str(aime_lib.workdir_of(aime_row)),
+                                                           "variants": variants, **overrides, "workdir": workdir},
+                                          extra)
+            out.append(main_run(c))
+            workdir = Path(c.workdir)
+            files = {workdir / "table.md": results / f"{name}.md", workdir / "curves.png": results / f"{name}.png"}
+            if "ilfo_run" not in overrides:
+                files.update({workdir / v / "eval.json": results / f"{name}_{v}.json" for v in variants.split(",")})
+            reproduce_lib.publish(files)
+    return out
+
+
 def main() -> None:
+    from experiments.launch import reproduce as reproduce_lib
+
     config = cli.define_config(DEFAULT_CONFIG)
+    tasks, overrides = reproduce_lib.define_flags(list(TASKS))
 
     def _main(argv: list[str]) -> None:
-        del argv
         logging.set_verbosity(logging.WARNING)
         try:
-            main_run(config.value)
+            if reproduce_lib.is_reproduce(argv):
+                reproduce(tasks.value, overrides.value)
+            else:
+                main_run(config.value)
         except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
             raise SystemExit(f"error: {e}") from None
 

@@ -121,8 +121,44 @@ def main_run(c: ml_collections.ConfigDict, methods: list[str], config_args: list
     return results
 
 
+RESULTS = Path(__file__).parent / "results"
+# The report's rows: task -> (its name in results/, the methods run on it)
+TASKS = {
+    "CheetahRun": ("cheetah", ["sac", "cip", "reward_last_no_empowerment", "cip_lambda_0.001", "cip_lambda_0.0001"]),
+    "WalkerWalk": ("walker", ["sac", "cip"]),
+    "ReacherHard": ("reacher", ["sac", "cip"]),
+    "halfcheetah": ("halfcheetah", ["sac", "cip_reward_last", "reward_last_no_empowerment", "reward_last_no_augmentation",
+                                    "cip_reward_last_augment_0.1", "reward_last_no_augmentation_no_empowerment",
+                                    "reward_last_no_augmentation_no_weights"]),
+    "hopper": ("hopper", ["sac", "cip_reward_last", "reward_last_no_empowerment", "reward_last_no_augmentation",
+                          "cip_reward_last_augment_0.1", "reward_last_no_augmentation_no_empowerment",
+                          "reward_last_no_augmentation_no_weights"]),
+    "walker2d": ("walker2d", ["sac", "cip_reward_last", "reward_last_no_empowerment", "reward_last_no_augmentation"]),
+}
+
+
+def reproduce(tasks: list[str], extra: list[str]) -> None:
+    """Every task's methods (finished runs are read, not rerun), its table and plots, then the summary."""
+    from experiments.cip import summary
+    from experiments.launch import reproduce as reproduce_lib
+
+    results = reproduce_lib.results_dir(RESULTS, extra)
+    overrides_extra = reproduce_lib.parse_overrides(extra)
+    for task in reproduce_lib.check_tasks(tasks, TASKS):
+        name, methods = TASKS[task]
+        overrides = {"task": task, "workdir": f"runs/cip_{task}", **overrides_extra}
+        c = reproduce_lib.load_config(DEFAULT_CONFIG, overrides)
+        main_run(c, methods, compare.config_args(DEFAULT_CONFIG, overrides))
+        root = Path(c.workdir)
+        reproduce_lib.publish({root / f: results / f"{name}_{f}" for f in
+                               ("table.md", "results.json", "curves.png", "structure.png")})
+    tables = summary.load(results)
+    (results / "summary.md").write_text("\n".join(summary.table(tables)) + "\n")
+    summary.plot(tables, results / "summary.png")
+
+
 def main() -> None:
-    compare.main(DEFAULT_CONFIG, list(METHODS), main_run)
+    compare.main(DEFAULT_CONFIG, list(METHODS), main_run, reproduce, list(TASKS))
 
 
 if __name__ == "__main__":

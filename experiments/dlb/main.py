@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from algos.bandits import classic, core, linear
 from envs import dlb
 from experiments.launch import cli
+from experiments.launch import reproduce as reproduce_lib
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "synthetic.py")
 
@@ -229,14 +230,47 @@ def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
     return summary
 
 
+CONFIGS = Path(__file__).parent / "configs"
+RESULTS = Path(__file__).parent / "results"
+# The report's experiments: name -> (config file, overrides)
+EXPERIMENTS = {
+    "synthetic_sigma0.001": (CONFIGS / "synthetic.py", {"noise_std": 0.001}),
+    "synthetic_sigma0.01": (CONFIGS / "synthetic.py", {"noise_std": 0.01, "slope_horizons": (10_000, 100_000, 1_000_000)}),
+    "synthetic_sigma0.1": (CONFIGS / "synthetic.py", {"noise_std": 0.1}),
+    "realdata": (CONFIGS / "realdata.py", {}),
+}
+CODE_BASELINES = "linucb_logT,dlinucb_logT,batch_exp3"  # the official code's variants of these
+
+
+def reproduce(names: list[str], extra: list[str]) -> None:
+    """Every experiment of the report with the papers' baselines, then with the official code's variants."""
+    results = reproduce_lib.results_dir(RESULTS, extra)
+    for name in reproduce_lib.check_tasks(names, EXPERIMENTS):
+        path, overrides = EXPERIMENTS[name]
+        root = Path("runs") / f"dlb_{name}"
+        run(reproduce_lib.load_config(path, {**overrides, "workdir": str(root)}, extra))
+        code = reproduce_lib.load_config(path, {**overrides, "code_baselines": True, "methods": CODE_BASELINES,
+                                                "slope_horizons": (), "workdir": f"{root}_code_baselines"}, extra)
+        run(code)
+        reproduce_lib.publish({
+            root / "table.md": results / f"{name}_table.md", root / "regret.png": results / f"{name}_regret.png",
+            root / "summary.json": results / f"{name}_summary.json", root / "slope.png": results / f"{name}_slope.png",
+            root / "slope.json": results / "slope.json",
+            Path(f"{root}_code_baselines") / "table.md": results / f"{name}_code_baselines_table.md",
+        })
+
+
 def main() -> None:
     config = cli.define_config(DEFAULT_CONFIG)
+    tasks, overrides = reproduce_lib.define_flags(list(EXPERIMENTS))
 
     def _main(argv: list[str]) -> None:
-        del argv
         logging.set_verbosity(logging.WARNING)
         try:
-            run(config.value)
+            if reproduce_lib.is_reproduce(argv):
+                reproduce(tasks.value, overrides.value)
+            else:
+                run(config.value)
         except (ValueError, dlb.DLBError) as e:
             raise SystemExit(f"error: {e}") from None
 

@@ -91,18 +91,30 @@ def summarise(frames: Mapping[str, pd.DataFrame], ys: Sequence[str]) -> tuple[di
     return results, lines
 
 
+def config_args(path: str | Path, overrides: Mapping[str, Any]) -> list[str]:
+    """The command-line arguments of a config file with overrides, for `run_method`'s children."""
+    return [f"--config={path}", *(f"--config.{k}={v}" for k, v in overrides.items())]
+
+
 def main(default_config: str, default_methods: Sequence[str],
-         main_run: Callable[[ml_collections.ConfigDict, list[str], list[str]], Any]) -> None:
-    """A driver's command line: `--config=...` (overrides passed on to every method's run) and `--methods=...`."""
+         main_run: Callable[[ml_collections.ConfigDict, list[str], list[str]], Any],
+         reproduce: Callable[[list[str], list[str]], Any] | None = None, tasks: Sequence[str] = ()) -> None:
+    """A driver's command line: `--config=...` (overrides passed on to every method's run) and `--methods=...`;
+    with `reproduce` given, also `python -m ... reproduce --tasks=... [--override=KEY=VALUE ...]`."""
+    from experiments.launch import reproduce as reproduce_lib
+
     config = cli.define_config(default_config)
     methods = flags.DEFINE_list("methods", list(default_methods), "Methods to run.")
+    task_flag, override_flag = reproduce_lib.define_flags(tasks) if reproduce else (None, None)
 
     def _main(argv: list[str]) -> None:
-        del argv
         logging.set_verbosity(logging.WARNING)
-        config_args = [f"--config={config.path}", *(a for a in sys.argv[1:] if a.startswith("--config."))]
+        args = [f"--config={config.path}", *(a for a in sys.argv[1:] if a.startswith("--config."))]
         try:
-            main_run(config.value, methods.value, config_args)
+            if reproduce is not None and reproduce_lib.is_reproduce(argv):
+                reproduce(task_flag.value, override_flag.value)
+            else:
+                main_run(config.value, methods.value, args)
         except (validation.ConfigError, ValueError, FileNotFoundError) as e:
             raise SystemExit(f"error: {e}") from None
 

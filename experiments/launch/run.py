@@ -98,15 +98,16 @@ def read_config_json(workdir: Path) -> dict | None:
     return stored
 
 
-def config_differences(config: ml_collections.ConfigDict, workdir: Path) -> list[str] | None:
-    """The settings (not `OPERATIONAL` ones) where `config` differs from the run in `workdir`; None if none is there."""
+def config_differences(config: ml_collections.ConfigDict, workdir: Path,
+                       operational: tuple[str, ...] = OPERATIONAL) -> list[str] | None:
+    """The settings (not `operational` ones) where `config` differs from the run in `workdir`; None if none is there."""
     stored = read_config_json(workdir)
     if stored is None:
         return None
     flat_saved = results.flatten_config(stored, skip_grid=False)
     flat_new = results.flatten_config(json.loads(config.to_json_best_effort()), skip_grid=False)
     return sorted(k for k in flat_saved.keys() | flat_new.keys()
-                  if flat_saved.get(k) != flat_new.get(k) and not k.startswith(OPERATIONAL))
+                  if flat_saved.get(k) != flat_new.get(k) and not k.startswith(operational))
 
 
 def is_finished(config: ml_collections.ConfigDict, workdir: Path) -> bool:
@@ -114,14 +115,14 @@ def is_finished(config: ml_collections.ConfigDict, workdir: Path) -> bool:
     return (workdir / "summary.json").exists() and config_differences(config, workdir) == []
 
 
-def claim_workdir(config: ml_collections.ConfigDict, workdir: Path) -> None:
+def claim_workdir(config: ml_collections.ConfigDict, workdir: Path, operational: tuple[str, ...] = OPERATIONAL) -> None:
     """Write config.json, or check that the run already there has the same config.
 
-    Only `OPERATIONAL` settings may differ (config.json is then rewritten with the new
+    Only `operational` settings may differ (config.json is then rewritten with the new
     ones). A different device count still resumes, though XLA may then round the
     sharded members' arithmetic differently (see docs/launcher.md).
     """
-    differ = config_differences(config, workdir)
+    differ = config_differences(config, workdir, operational)
     if differ:
         raise validation.ConfigError(
             f"{workdir} holds a run with a different config (differs at {differ}). Rerun with its "
