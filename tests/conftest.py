@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import experiments  # noqa: F401  (first: sets XLA_FLAGS before jax starts, see its docstring)
+
 import jax
 import pytest
 

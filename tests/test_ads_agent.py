@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,13 +68,33 @@ def test_scheduled_discount_update_equals_the_constant_discount_update():
     assert max(diff) > 0
 
 
-def test_evaluation_raises_progress_monotonically_and_sets_the_discount():
-    """A demonstration-following policy would advance the progress; here we check the
-    mechanics on the real learner: progress never falls, by at most 5 per evaluation,
-    and the discount of the next step is alpha^(1/p)."""
+class _ExpertActor(nn.Module):
+    """PointReach's scripted expert as a (parameter-free) DDPG actor: the demonstrations' own behaviour."""
+
+    @nn.compact
+    def __call__(self, obs):
+        return toy.point_reach_expert()(obs, None)
+
+
+def test_evaluation_raises_progress_only_for_an_agent_that_follows_the_demonstrations():
+    """On the real learner: an agent acting as the demonstrator advances the progress by the most it
+    may (5) at every evaluation (a recogniser that never moves fails here). The progress never falls,
+    and the discount of the next step is alpha^(1/p). (PointReach's demonstrations start from
+    random goals, so they do not align with each other and ref = 1 at every p: any agent passes
+    there; `test_progress_rises_only_for_episodes_that_follow_the_demonstrations` checks the
+    refusal on demonstrations that do align.)"""
     init, step, hook = _jitted("ads", 0.99)
     carry = init(jax.random.PRNGKey(4))
-    previous = int(carry.progress)
+    start = int(carry.progress)
+    expert = carry.replace(agent=carry.agent.replace(actor=_ExpertActor(), actor_params={}))
+    expert_hook = jax.jit(_hook_for(expert))
+    rises = []
+    for i in range(3):
+        before = int(expert.progress)
+        expert = expert_hook(expert, jnp.int32(i))
+        rises.append(int(expert.progress) - before)
+    assert rises == [progress.MAX_DELTA] * 3, rises
+    previous = start
     for i in range(3):
         carry = hook(carry, jnp.int32(i))
         assert previous <= int(carry.progress) <= previous + progress.MAX_DELTA
@@ -81,6 +102,28 @@ def test_evaluation_raises_progress_monotonically_and_sets_the_discount():
         assert float(metrics["discount"]) == pytest.approx(0.2 ** (1.0 / int(carry.progress)), rel=1e-6)
         assert np.isfinite(float(metrics["critic_loss"])) and np.isfinite(float(metrics["eval_return"]))
         previous = int(carry.progress)
+
+
+def test_progress_rises_only_for_episodes_that_follow_the_demonstrations():
+    """Demonstrations along one line (ref[k] = k + 1): an episode along it raises p by 5 per round,
+    one standing still or running backwards leaves p where it is."""
+    horizon, start = 30, 6
+    line = jnp.linspace(0.0, 3.0, horizon)[:, None] * jnp.array([1.0, 0.5])
+    demos = jnp.stack([line, line + 0.01, line - 0.01])              # [3, T, 2]
+    ref = agent.reference_scores(demos)
+    np.testing.assert_array_equal(ref, np.arange(1, horizon + 1))
+    episodes = {"follows": line[None] + 0.02, "stands": jnp.zeros((1, horizon, 2)), "backwards": line[None, ::-1]}
+    for name, episode in episodes.items():
+        p = jnp.asarray(start, jnp.int32)
+        for _ in range(2):
+            p = progress.update_progress(p, agent.episode_costs(episode, demos, "euclidean"), ref)
+        assert int(p) == (start + 2 * progress.MAX_DELTA if name == "follows" else start), (name, int(p))
+
+
+def _hook_for(carry):
+    """The learner's hook; a carry with another (static) actor needs its own trace."""
+    env, demos = _setup()
+    return agent.make_learner(_config(discount_schedule="ads"), env, demos).hook
 
 
 def test_gaifo_discriminator_ranks_expert_transitions_above_reversed_ones():

@@ -35,12 +35,15 @@ def early_action_error(predicted, demos, steps=10):
     return float(((np.asarray(predicted)[:, :steps] - true) ** 2).mean()), float((true**2).mean())
 
 
-@pytest.mark.parametrize("behaviour", ["paper", "released"])
-def test_phase2_recovers_the_true_actions_under_an_exact_world_model(point, behaviour):
+@pytest.mark.parametrize("action_prior, policy", [("none", "reference"), ("uniform", "bounded")])
+def test_phase2_recovers_the_true_actions_under_an_exact_world_model(point, action_prior, policy):
+    """The released code's objective with its policy network (the default), and the paper's action prior
+    with SAC's bounded actor (what we ran before 2026-12-03)."""
     _, demos, _ = point
     model = ExactPointModel()
     c = imitation.default_config()
-    c.behaviour, c.batch_size, c.seq_len, c.hidden_sizes, c.lr = behaviour, 16, 20, (64, 64), 1e-3
+    c.action_prior, c.policy = action_prior, policy
+    c.batch_size, c.seq_len, c.hidden_sizes, c.lr = 16, 20, (64, 64), 1e-3
     chunk = jax.jit(imitation.make_chunk(c, model, {}, sequences.observations_only(demos, 2), 750))
     state, metrics = chunk(imitation.init(c, model, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
     assert float(metrics["policy_loss"][-100:].mean()) < float(metrics["policy_loss"][:100].mean())
@@ -50,21 +53,36 @@ def test_phase2_recovers_the_true_actions_under_an_exact_world_model(point, beha
     assert error < 0.1 * scale, (error, scale)
 
 
-def test_released_behaviour_drops_only_the_action_prior_term(point):
+def test_the_action_prior_is_the_only_difference_between_the_paper_and_the_released_objective(point):
     _, demos, _ = point
     model = ExactPointModel()
     c = imitation.default_config()
     c.hidden_sizes = (16,)
     params = imitation.init(c, model, jax.random.PRNGKey(0)).params
     obs, _, mask = sequences.sample_windows(sequences.observations_only(demos, 2), jax.random.PRNGKey(1), 4, 10)
-    paper, (m_paper, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
-    c.behaviour = "released"
     released, (m_released, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
-    assert float(paper - released) == pytest.approx(float(m_paper["action_kl"]), rel=1e-5)
-    assert float(m_paper["action_kl"]) > 0.0  # a tanh-Gaussian is not the uniform distribution
-    c.behaviour = "imitation"
-    with pytest.raises(ValueError, match="behaviour"):
+    assert float(m_released["action_prior"]) == 0.0
+    c.action_prior = "uniform"
+    paper, (m_paper, _) = imitation.loss(c, model, {}, params, obs, mask, jax.random.PRNGKey(2))
+    assert float(paper - released) == pytest.approx(float(m_paper["action_prior"]), rel=1e-5)
+    assert float(m_paper["action_prior"]) > 0.0  # a tanh-Gaussian is not the uniform distribution
+    c.action_prior = "imitation"
+    with pytest.raises(ValueError, match="action_prior"):
         imitation.make_chunk(c, model, {}, sequences.observations_only(demos, 2), 1)
+
+
+def test_reference_policy_starts_with_the_reference_std():
+    """AIME's policy: std = softplus(MLP) + 1e-6 with PyTorch's initialisation, about 0.69 at the start
+    (softplus of outputs near 0), against SAC's bounded actor's 0.22."""
+    c = imitation.default_config()
+    features = jax.random.normal(jax.random.PRNGKey(0), (256, 32))
+    stds = {}
+    for policy in ("reference", "bounded"):
+        c.policy = policy
+        net = imitation.policy_net(c, 6)
+        _, log_std = net.apply(net.init(jax.random.PRNGKey(1), features), features)
+        stds[policy] = float(jnp.exp(log_std).mean())
+    assert 0.55 < stds["reference"] < 0.85 and stds["bounded"] == pytest.approx(0.223, abs=0.01), stds
 
 
 def test_bco_policy_recovers_actions_when_its_inverse_model_is_exact(point):

@@ -194,3 +194,44 @@ def test_ilfo_baseline_reads_the_latest_evaluation_at_each_step_and_refuses_othe
     with pytest.raises(ValueError, match="discount_schedule"):
         (tmp_path / "config.json").write_text(json.dumps({**config, "agent": {**config["agent"], "discount_schedule": "ads"}}))
         aime_v2_driver.ilfo_baseline(str(tmp_path), "PendulumSwingup", "d.npz", [0])
+
+
+def test_value_gradient_loss_against_the_reference_on_a_3_step_rollout():
+    """The reference (`train_aime-v2.py`) imagines s_0 (the start) .. s_3, takes R_0 .. R_2 with
+    R_t = r_t + gamma ((1 - lam) v_{t+1} + lam R_{t+1}), R_3 = v_3, and minimises
+    -mean(cum_discount[:-2] * R[1:]) = -(1 * R_1 + gamma * R_2) / 2; the value net regresses R_0 .. R_2
+    at s_0 .. s_2 with weights 1, gamma, gamma^2. Written out by hand on known rewards and values."""
+    gamma, lam = 0.9, 0.5
+    r = np.array([1.0, 2.0, 3.0, 4.0])        # at s_0 .. s_3
+    v = np.array([10.0, 20.0, 30.0, 40.0])
+    R2 = r[2] + gamma * v[3]
+    R1 = r[1] + gamma * ((1 - lam) * v[2] + lam * R2)
+    R0 = r[0] + gamma * ((1 - lam) * v[1] + lam * R1)
+    lam_returns, weights = aime_v2.agent.lambda_targets(jnp.asarray(r)[:, None], jnp.asarray(v)[:, None], gamma, lam)
+    np.testing.assert_allclose(np.asarray(lam_returns)[:, 0], [R0, R1, R2], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(weights)[:, 0], [1.0, gamma, gamma**2, gamma**3], rtol=1e-6)
+    objective = float(aime_v2.agent.value_gradient_objective(lam_returns, weights))
+    assert objective == pytest.approx(-(1.0 * R1 + gamma * R2) / 2, rel=1e-6)
+    # what we ran before 2026-12-03 (s_0 left out) scores R_2 alone with weight 1: a different number
+    old_returns, old_weights = aime_v2.agent.lambda_targets(jnp.asarray(r[1:])[:, None], jnp.asarray(v[1:])[:, None],
+                                                            gamma, lam)
+    assert float(aime_v2.agent.value_gradient_objective(old_returns, old_weights)) != pytest.approx(objective)
+
+
+def test_tanh_normal_entropy_term_is_the_analytic_kl_mean_over_time_and_batch():
+    """AIME-v2's entropy term: -KL(N(mu, sigma) || N(0, 0.8742)) per dimension, summed over the actions and
+    averaged over (T, B), times 1e-4; checked against the closed form computed in NumPy."""
+    from algos.common import networks
+
+    mean = np.array([[[0.3, -0.2]], [[0.0, 1.0]]])           # [T=2, B=1, A=2]
+    log_std = np.log(np.array([[[0.5, 1.2]], [[0.9, 0.1]]]))
+    s0 = 0.8742
+    sigma = np.exp(log_std)
+    kl = np.log(s0 / sigma) + (sigma**2 + mean**2) / (2 * s0**2) - 0.5
+    np.testing.assert_allclose(np.asarray(networks.gaussian_kl(jnp.asarray(mean), jnp.asarray(log_std), s0)), kl,
+                               rtol=1e-4, atol=1e-7)  # float32
+    c = imitation.default_config()
+    c.action_prior, c.action_prior_scale = "tanh_normal", 1e-4
+    term = jnp.asarray(kl.sum(-1))                            # [T, B], as the actor returns it
+    loss = float(imitation.action_prior_loss(c, term, jnp.ones_like(term)))
+    assert loss == pytest.approx(1e-4 * kl.sum(-1).mean(), rel=1e-5)

@@ -23,7 +23,7 @@ from experiments.launch import checkpoints, loop, results, sweep, validation
 from experiments.launch import run as run_lib
 from experiments.backbones.configs import ppo_pointreach
 
-CONFIG_FILE = os.path.join(REPO, "experiments", "configs", "ppo_pointreach.py")
+CONFIG_FILE = os.path.join(REPO, "experiments", "backbones", "configs", "ppo_pointreach.py")
 
 
 def tiny(workdir, **overrides):
@@ -98,6 +98,67 @@ def test_command_line_refuses_unknown_keys_and_wrong_types():
     assert "could not convert string to float: 'fast'" in cli("--config.agent.learning_rate=fast")
 
 
+def test_command_line_overrides_apply_before_or_after_the_config_file(tmp_path):
+    """absl used to refuse `--config.x=...` before `--config=FILE`; the override must reach the config either way."""
+    workdir = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "experiments.launch.run", "--config.agent.total_env_steps=0",
+                           f"--config={CONFIG_FILE}", f"--config.workdir={workdir}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "error: config.agent.total_env_steps = 0 is outside its valid range [1, inf)" in proc.stderr
+    assert "Traceback" not in proc.stderr and not workdir.exists()
+
+
+def test_a_damaged_config_json_is_refused_by_name(reference, tmp_path):
+    workdir = tmp_path / "damaged"
+    workdir.mkdir()
+    (workdir / "config.json").write_text('{"algo": "ppo", "task": ')  # a write cut short
+    with pytest.raises(validation.ConfigError, match=r"config.json is not valid JSON .*damaged"):
+        run_lib.run(tiny(workdir), progress=False)
+
+
+def test_a_moved_run_directory_resumes(reference, tmp_path):
+    """`workdir` is where a run is, not what it computes: a copy elsewhere is the same run."""
+    result, metrics = reference
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(result.workdir, moved)
+    again = run_lib.run(tiny(moved), progress=False)
+    assert again.summary["resumed_from"] == 12  # restored and re-evaluated, not retrained
+    pd.testing.assert_frame_equal(pd.read_parquet(moved / "metrics.parquet"), metrics)
+
+
+def test_a_run_in_which_no_episode_ends_finishes_with_its_plot_and_summary(tmp_path, capsys):
+    config = tiny(tmp_path / "run", **{"env.episode_length": 100_000, "eval_episodes": 1})
+    result = run_lib.run(config, progress=True)
+    assert result.summary["training_episodes_ended"] == 0
+    assert (result.workdir / "learning_curve.png").stat().st_size > 5_000
+    assert "no training episode ended within the budget" in capsys.readouterr().out
+
+
+def test_one_diverging_member_is_frozen_and_the_others_finish(tmp_path):
+    """A grid over learning rates where 1e30 sends member 1's metrics to NaN at once."""
+    config = tiny(tmp_path / "grid")
+    config.grid.learning_rate = [1e-3, 1e30]
+    result = run_lib.run(config, progress=False)
+    assert result.summary["failed_members"] == {"1": 1}
+    metrics = pd.read_parquet(result.workdir / "metrics.parquet")
+    healthy, frozen = (metrics[metrics.member == m] for m in (0, 1))
+    assert len(healthy) == len(frozen) == 12 and healthy.policy_loss.notna().all() and frozen.policy_loss.isna().all()
+    assert (frozen.member_frozen == 1).all() and (healthy.member_frozen == 0).all()
+    table = pd.read_parquet(result.workdir / "eval.parquet")
+    assert table.failed_at_iteration.tolist()[1] == 1 and np.isnan(table.failed_at_iteration.tolist()[0])
+    assert np.isfinite(table.eval_return).all()  # the frozen member kept its last good (initial) state
+    # its parameters are those of a fresh initialisation, the healthy member's have moved
+    fresh = jax.jit(jax.vmap(result_learner_init(config)))(*run_lib.member_keys(config, result.members)[:1],
+                                                          {"learning_rate": jnp.asarray([1e-3, 1e30], jnp.float32)})
+    for f, a in zip(jax.tree.leaves(fresh.agent.params), jax.tree.leaves(result.carry.agent.params)):
+        np.testing.assert_array_equal(np.asarray(f)[1], np.asarray(a)[1])
+
+
+def result_learner_init(config):
+    return validation.check(config).learner.init
+
+
 def test_a_run_directory_with_another_config_is_refused(reference, tmp_path):
     result, _ = reference
     with pytest.raises(validation.ConfigError, match=r"differs at \['agent.learning_rate'\]"):
@@ -107,7 +168,16 @@ def test_a_run_directory_with_another_config_is_refused(reference, tmp_path):
 # ------------------------------------------------------------------------------ checkpoints
 
 
-def test_checkpoint_store_round_trip_and_corrupt_fallback(tmp_path):
+def test_a_checkpoint_of_other_shapes_is_a_mismatch_not_corruption(tmp_path):
+    store = checkpoints.CheckpointStore(tmp_path / "ckpt")
+    store.save(2, {"w": jnp.ones((2, 64))}, {"loss": np.ones((2, 2))})
+    with pytest.raises(checkpoints.CheckpointMismatch, match=r"leaf 00000: stored \(2, 64\), this run \(2, 128\)"):
+        store.restore_latest(jax.eval_shape(lambda: {"w": jnp.ones((2, 128))}))
+    assert store.steps() == [2] and not (tmp_path / "corrupt_checkpoints").exists()  # nothing moved
+    store.close()
+
+
+def test_checkpoint_store_round_trip_and_corrupt_fallback(tmp_path, capfd):
     store = checkpoints.CheckpointStore(tmp_path / "ckpt", keep=3)
     carry = lambda i: {"w": jnp.arange(6.0).reshape(2, 3) * i, "key": jax.random.split(jax.random.PRNGKey(i), 2),  # noqa: E731
                        "empty": jnp.zeros((2, 0)), "flag": jnp.array([True, False])}
@@ -134,7 +204,10 @@ def test_checkpoint_store_round_trip_and_corrupt_fallback(tmp_path):
     assert checkpoints.fingerprint(jax.device_get(restored.carry)) == checkpoints.fingerprint(jax.device_get(carry(2)))
     assert sorted(p.name.split("_")[0] for p in (tmp_path / "corrupt_checkpoints").iterdir()) == ["30", "40"]
     assert store.steps() == [20]
+    store.save(50, carry(5), {"loss": np.full((2, 5), 5.0)})  # the store keeps working after setting steps aside
+    assert store.steps() == [20, 50]
     store.close()
+    assert "Event loop is closed" not in capfd.readouterr().err  # no scare of tracebacks after a fallback
 
 
 class _Interrupted(Exception):
@@ -226,7 +299,8 @@ def test_non_finite_metric_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     with pytest.raises(loop.NonFiniteError) as info:
         loop.run_chunks(learner, (jax.random.split(jax.random.PRNGKey(0), 3), None), 12, 2, store=store,
                         checkpoint_interval_s=0.0, progress=False)
-    assert str(info.value).startswith("metric 'loss' is nan at iteration 7 (env step 70) of member 0")
+    assert str(info.value).startswith("metric 'loss' is nan at iteration 7 (env step 70) of member 0 "
+                                      "(every member has failed)")
     assert "the last good checkpoint is iteration 6" in str(info.value)
     assert store.steps() == [2, 4, 6]
     restored = store.restore_latest(jax.eval_shape(jax.vmap(learner.init), jax.random.split(jax.random.PRNGKey(0), 3), None))

@@ -52,7 +52,7 @@ from algos.common import hparams as hp_lib
 from algos.common import loop, replay
 from algos.ads import gaifo, ot_reward, progress
 from envs import datasets
-from envs.core import Environment
+from envs.core import Environment, EnvSpec
 from envs.rollout import Transition, random_policy, rollout_from
 
 REWARDS = ("ot", "gaifo", "env")
@@ -181,11 +181,25 @@ RANGES = {
 }
 
 
-def load_demos(config) -> jax.Array:
-    """The first `config.num_demos` demonstrations of the dataset file `config.demos`: obs [M, T + 1, D]."""
+def load_demos(config, spec: EnvSpec | None = None) -> jax.Array:
+    """The first `config.num_demos` demonstrations of the dataset file `config.demos`: obs [M, T + 1, D].
+
+    With `spec`, the dataset must be of the same task, observation shape and action repeat as the
+    environment the agent trains on: another task's demonstrations would train and evaluate without
+    an error, against the wrong expert.
+    """
     if not config.demos:
         raise ValueError("config.demos must name a demonstrations file (python -m experiments.launch.record ...)")
     data = datasets.load(config.demos, kind="demonstrations")
+    if spec is not None:
+        meta = data.metadata
+        found = {"task": meta["task"], "obs_shape": tuple(meta["obs_shape"]), "action_repeat": meta["action_repeat"]}
+        wanted = {"task": spec.name, "obs_shape": tuple(spec.obs_shape), "action_repeat": spec.action_repeat}
+        differ = {k: (found[k], wanted[k]) for k in found if found[k] != wanted[k]}
+        if differ:
+            raise datasets.DatasetError(
+                f"{config.demos}: the demonstrations do not belong to this run: "
+                + ", ".join(f"{k} {f!r} in the dataset, {w!r} in the run" for k, (f, w) in differ.items()))
     if data.num_episodes < config.num_demos:
         raise ValueError(f"{config.demos} holds {data.num_episodes} demonstrations; config.num_demos is {config.num_demos}")
     if not bool(jnp.all(data.lengths == data.episode_steps)):
@@ -368,7 +382,7 @@ def hook(s: Setup, carry: Carry, iteration: jax.Array) -> Carry:
 def make_learner(config, env: Environment, demos: jax.Array | None = None) -> loop.Learner:
     """The ADS `Learner` (see the module docstring); `demos` [num_demos, T + 1, D], by default
     read from `config.demos`."""
-    s = make_setup(config, env, load_demos(config) if demos is None else demos)
+    s = make_setup(config, env, load_demos(config, env.spec) if demos is None else demos)
     per_iteration = s.num_envs * s.horizon
     return loop.Learner(init=functools.partial(init, s), step=functools.partial(step, s),
                         env_steps_per_iteration=per_iteration, prefill_env_steps=s.prefill * per_iteration,
@@ -377,7 +391,7 @@ def make_learner(config, env: Environment, demos: jax.Array | None = None) -> lo
 
 def make_train(config, env: Environment, demos: jax.Array | None = None):
     """`train(key, hparams=None) -> (carry, metrics [iterations, ...])`; jit and vmap it over seeds."""
-    demos = load_demos(config) if demos is None else demos
+    demos = load_demos(config, env.spec) if demos is None else demos
     horizon = check_inputs(config, env, demos)
     return loop.make_train(make_learner(config, env, demos), rounds(config, env.spec.num_envs, horizon))
 

@@ -7,16 +7,25 @@ demonstration, each a_{t-1} is sampled from pi(. | s_{t-1}) (reparameterised) an
 the model's step into o_t. Only the policy's parameters move; the loss is the negative
 ELBO of the demonstration's observations,
 
-    - sum_t E[log p(o_t | s_t)] + KL(q(z_t | h_t, o_t) || p(z_t | h_t))
-      + action_kl_scale * sum_t KL(pi(a_{t-1} | s_{t-1}) || U[-1, 1]^A),
+    - sum_t E[log p(o_t | s_t)] + KL(q(z_t | h_t, o_t) || p(z_t | h_t))   [+ an action prior term],
 
-summed over time and averaged over the batch. The last term is the paper's action
-prior (aime.md: the KL of the policy against an action prior, an entropy-like term for
-a uniform prior), estimated from the reparameterised sample as log pi(a) + A log 2. The
-released code has no such term without its optional inverse model: `behaviour="released"`
-sets its scale to 0. The reference's `nll_reweight=dim_wise` multiplies each term by the
-decoder's standard deviation, which is 1 for its deterministic state decoder, so it is
-the identity here.
+summed over time and averaged over the batch. `action_prior` picks the last term:
+
+- "none" (the default): the released code (argmax-ai/aime, `scripts/train_aime.py` and
+  `filter_with_policy` in `aime/models/ssm.py`), which produced the paper's numbers, has no
+  action-prior term (without its optional inverse model);
+- "uniform": the paper's description, the KL of the policy against a uniform action
+  prior, `action_prior_scale` x sum_t KL(pi || U[-1, 1]^A), estimated from the
+  reparameterised sample as log pi(a) + A log 2 (what this codebase ran before 2026-12-03);
+- "tanh_normal": AIME-v2's entropy term, `action_prior_scale` x the mean over (T, B) of the
+  analytic KL(pi || TanhNormal(0, 0.8742)) (argmax-ai/aime-v2, `TanhNormal.entropy`).
+
+`policy="reference"` (the default) is the reference's policy network: separate mean and
+std MLPs, std = softplus + 1e-6, PyTorch's initialisation (`networks.MeanStdPolicy`);
+`policy="bounded"` is SAC's actor (one MLP, a bounded log-std, an initial std of 0.22).
+The reference's `nll_reweight=dim_wise` multiplies each term by the decoder's standard
+deviation, which is 1 for the `rssmo` state decoder we use, so it is the identity here
+(its Walker models, `rssm`, learn the decoder's std instead).
 
 In the environment the policy acts on the model's filtered state: each step the model
 observes o_t (with a_{t-1}) and the policy's mode gives a_t (`controller`).
@@ -40,8 +49,9 @@ from worldmodels import sequence
 def default_config() -> ml_collections.ConfigDict:
     """The reference's `aime.yaml` (phase 2), with the world model frozen."""
     c = ml_collections.ConfigDict()
-    c.behaviour = "paper"        # "paper" | "released" (no action-prior KL)
-    c.action_kl_scale = 1.0      # forced to 0 by behaviour="released"
+    c.action_prior = "none"      # "none" (the released code) | "uniform" (the paper) | "tanh_normal" (AIME-v2)
+    c.action_prior_scale = 1.0   # its weight (not used with "none")
+    c.policy = "reference"       # "reference" (mean and std MLPs, softplus std) | "bounded" (SAC's actor)
     c.lr = 3e-4
     c.grad_clip = 100.0
     c.batch_size = 50
@@ -57,7 +67,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 RANGES = {
-    "action_kl_scale": hp_lib.NON_NEGATIVE, "lr": hp_lib.POSITIVE, "grad_clip": hp_lib.POSITIVE,
+    "action_prior_scale": hp_lib.NON_NEGATIVE, "lr": hp_lib.POSITIVE, "grad_clip": hp_lib.POSITIVE,
     "batch_size": hp_lib.AT_LEAST_ONE, "seq_len": hp_lib.Range(2), "num_updates": hp_lib.AT_LEAST_ONE,
     "num_demos": hp_lib.AT_LEAST_ONE, "hidden_sizes": hp_lib.AT_LEAST_ONE, "free_nats": hp_lib.NON_NEGATIVE,
     "kl_balance": hp_lib.UNIT, "kl_scale": hp_lib.NON_NEGATIVE,
@@ -65,12 +75,10 @@ RANGES = {
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-    if config.behaviour not in ("paper", "released"):
-        raise ValueError(f"behaviour must be 'paper' or 'released', got {config.behaviour!r}")
-
-
-def action_kl_scale(config: ml_collections.ConfigDict) -> float:
-    return 0.0 if config.behaviour == "released" else float(config.action_kl_scale)
+    if config.action_prior not in ACTION_PRIORS:
+        raise ValueError(f"action_prior must be one of {ACTION_PRIORS}, got {config.action_prior!r}")
+    if config.policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {config.policy!r}")
 
 
 class PolicyState(NamedTuple):
@@ -79,8 +87,15 @@ class PolicyState(NamedTuple):
     step: jax.Array
 
 
-def policy_net(config: ml_collections.ConfigDict, action_dim: int) -> networks.TanhGaussianPolicy:
-    return networks.TanhGaussianPolicy(action_dim, tuple(config.hidden_sizes), config.activation)
+ACTION_PRIORS = ("none", "uniform", "tanh_normal")
+POLICIES = ("reference", "bounded")
+AIME_V2_PRIOR_STD = 0.8742  # the std of AIME-v2's TanhNormal reference policy (`aimev2/dist.py`)
+
+
+def policy_net(config: ml_collections.ConfigDict, action_dim: int):
+    if config.policy == "bounded":
+        return networks.TanhGaussianPolicy(action_dim, tuple(config.hidden_sizes), config.activation)
+    return networks.MeanStdPolicy(action_dim, tuple(config.hidden_sizes), config.activation)
 
 
 def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -93,27 +108,43 @@ def init(config: ml_collections.ConfigDict, model, key: jax.Array) -> PolicyStat
 
 
 def make_actor(config, model, policy_params, low: float, high: float):
-    """(features [B, F], key) -> (action in the env box [B, A], log pi(a) [B]) for `observe_with_actor`."""
+    """(features [B, F], key) -> (action in the env box [B, A], the action-prior term of that step [B])
+    for `observe_with_actor`: log pi(a) + A log 2 under "uniform", the analytic KL to AIME-v2's
+    TanhNormal under "tanh_normal" (both summed over the action dimensions), zero under "none"."""
     net = policy_net(config, model.action_dim)
 
     def actor(features, key):
         mean, log_std = net.apply(policy_params, features)
         unit, log_prob = networks.tanh_gaussian_sample(mean, log_std, key)
-        return networks.to_action_box(unit, low, high), log_prob.sum(-1)
+        if config.action_prior == "uniform":
+            term = log_prob.sum(-1) + model.action_dim * jnp.log(2.0)
+        elif config.action_prior == "tanh_normal":
+            term = networks.gaussian_kl(mean, log_std, AIME_V2_PRIOR_STD).sum(-1)
+        else:
+            term = jnp.zeros(mean.shape[:-1])
+        return networks.to_action_box(unit, low, high), term
 
     return actor
+
+
+def action_prior_loss(config, term: jax.Array, mask: jax.Array) -> jax.Array:
+    """The action-prior term of a batch of windows (`term`, `mask` [T, B]), weighted by its scale."""
+    if config.action_prior == "uniform":  # summed over time, averaged over the batch, as the ELBO
+        return config.action_prior_scale * (term * mask).sum() / term.shape[1]
+    if config.action_prior == "tanh_normal":  # averaged over (T, B), as AIME-v2's entropy term
+        return config.action_prior_scale * (term * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+    return jnp.zeros(())
 
 
 def loss(config, model, wm_params, policy_params, obs: jax.Array, mask: jax.Array, key: jax.Array,
          low: float = -1.0, high: float = 1.0):
     """The negative ELBO of demonstration windows `obs` [T, B, ...] (mask [T, B]) and its terms."""
     actor = make_actor(config, model, policy_params, low, high)
-    filtered, actions, log_prob = sequence.observe_with_actor(model, wm_params, obs, actor, key)
+    filtered, actions, term = sequence.observe_with_actor(model, wm_params, obs, actor, key)
     value, metrics = sequence.elbo(model, wm_params, obs, filtered, mask, config.free_nats, config.kl_balance,
                                    config.kl_scale)
-    action_kl = ((log_prob + model.action_dim * jnp.log(2.0)) * mask).sum() / obs.shape[1]
-    metrics["action_kl"] = action_kl
-    metrics["policy_loss"] = value + action_kl_scale(config) * action_kl
+    metrics["action_prior"] = action_prior_loss(config, term, mask)
+    metrics["policy_loss"] = value + metrics["action_prior"]
     return metrics["policy_loss"], (metrics, actions)
 
 

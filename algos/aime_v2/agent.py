@@ -66,10 +66,16 @@ def default_config() -> ml_collections.ConfigDict:
     c.eval_every = 50             # `test_period`, in iterations
     c.eval_episodes = 10
     c.likelihood_updates = 500    # the action-free likelihood model: 5 epochs of 100 batches
+    # the reference (`train_aime-v2.py`) against what we ran before 2026-12-03 (each a switch):
+    c.imagine_from_start = True   # the start state is the first imagined state (R_1 kept, s_0 fitted)
+    c.reward_head = "reference"   # "reference": 2 x 512, LayerNorm, swish | "small": 1 x model width, ELU
+    c.imagined_entropy_scale = 0.1  # x the policy's entropy scale, on imagined actions (0: none)
+    c.surrogate_gaussian_constant = False  # the reference's log-likelihood drops -0.5 log(2 pi) per dimension
     c.world_model = wm_training.default_config()
     c.imitation = imitation.default_config()
-    # AIME's evidence term with AIME-v2's small entropy bonus in place of the action prior
-    c.imitation.action_kl_scale = 1e-4
+    # AIME's evidence term with AIME-v2's entropy term, -KL(pi || TanhNormal(0, 0.8742)) x 1e-4, mean over (T, B)
+    c.imitation.action_prior = "tanh_normal"
+    c.imitation.action_prior_scale = 1e-4
     return c
 
 
@@ -97,10 +103,22 @@ class State(NamedTuple):
 
 class _Scalar(nn.Module):
     hidden_sizes: tuple[int, ...]
+    activation: str = "elu"
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x):
-        return networks.MLP(self.hidden_sizes, 1, "elu")(x)[..., 0]
+        return networks.MLP(self.hidden_sizes, 1, self.activation, layer_norm=self.layer_norm)(x)[..., 0]
+
+
+def reward_head(config) -> _Scalar:
+    """The world model's surrogate-reward head: the reference's `dmlp` (2 x 512, LayerNorm, swish), or
+    the smaller head we ran before 2026-12-03 (one hidden layer of the model's width, ELU)."""
+    if config.reward_head == "reference":
+        return _Scalar((512, 512), "swish", layer_norm=True)
+    if config.reward_head == "small":
+        return _Scalar((config.world_model.model.hidden,))
+    raise ValueError(f"reward_head must be 'reference' or 'small', got {config.reward_head!r}")
 
 
 def _adam(lr, clip):
@@ -141,7 +159,7 @@ def make_setup(config: ml_collections.ConfigDict, env: Environment, model, likel
     return Setup(
         config=config, env=env, model=model, likelihood_model=likelihood_model, embodiment=embodiment, demos=demos,
         capacity=config.num_envs * config.num_iterations, n_reg=n_reg, n_online=config.batch_size - n_reg,
-        reward_head=_Scalar((config.world_model.model.hidden,)), value_net=_Scalar(tuple(config.value_hidden_sizes)),
+        reward_head=reward_head(config), value_net=_Scalar(tuple(config.value_hidden_sizes)),
         model_tx=_adam(config.world_model.lr, config.world_model.grad_clip),
         value_tx=_adam(config.value_lr, config.imitation.grad_clip), policy_tx=imitation.optimizer(config.imitation),
     )
@@ -178,29 +196,49 @@ def model_loss(s: Setup, params, obs, prev_actions, mask, rewards, reward_mask, 
 
 
 def imagine(s: Setup, policy_params, model_params, starts, key):
-    """Roll the policy `imagine_horizon` steps in the model from `starts` [N, F]: the post-step features [H, N, F]."""
+    """Roll the policy `imagine_horizon` (H) steps in the model from `starts` [N, F].
+
+    Returns the features [H + 1, N, F] of s_0 (the start) .. s_H, as the reference's
+    `rollout_with_policy` does (`imagine_from_start=False`: s_1 .. s_H only, [H, N, F], what we
+    ran before 2026-12-03), and the action-prior term of each imagined action [H, N].
+    """
     actor = imitation.make_actor(s.config.imitation, s.model, policy_params, s.low, s.high)
 
     def step(state, k):
         k_act, k_model = jax.random.split(k)
-        action, _ = actor(jax.lax.stop_gradient(s.model.features(state)), k_act)
+        action, term = actor(jax.lax.stop_gradient(s.model.features(state)), k_act)
         state, _ = s.model.imagine_step(model_params["rssm"], state, action, k_model)
-        return state, s.model.features(state)
+        return state, (s.model.features(state), term)
 
-    _, features = jax.lax.scan(step, s.model.state_from_features(starts),
-                               jax.random.split(key, s.config.imagine_horizon))
-    return features
+    _, (features, terms) = jax.lax.scan(step, s.model.state_from_features(starts),
+                                        jax.random.split(key, s.config.imagine_horizon))
+    if s.config.imagine_from_start:
+        features = jnp.concatenate([starts[None], features], axis=0)
+    return features, terms
+
+
+def lambda_targets(rewards: jax.Array, values: jax.Array, gamma: float, lam: float) -> tuple[jax.Array, jax.Array]:
+    """Lambda-returns R_0 .. R_{K-2} [K - 1, N] from the rewards and values at K imagined states [K, N]
+    (bootstrapped from the last value), and the discount weights 1, gamma, .. gamma^{K-1} [K, N]
+    (`train_aime-v2.py`: `lambda_return(reward[:-1], value[:-1], discount[:-1], value[-1])`, `cum_discount`).
+    DMC tasks do not terminate, so every discount is gamma."""
+    discounts = jnp.full_like(rewards, gamma)
+    lam_returns = returns.lambda_returns(rewards[:-1], values[:-1], discounts[:-1], values[-1], lam)
+    weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(discounts[:1]), discounts[:-1]], 0), axis=0)
+    return lam_returns, weights
+
+
+def value_gradient_objective(lam_returns: jax.Array, weights: jax.Array) -> jax.Array:
+    """The actor's loss on imagined returns: -mean(weights[:-2] * R[1:]), the reference's slices. With the start
+    state imagined first, these are R_1 .. R_{K-2}, the returns of the states the policy's actions reach."""
+    return -jnp.mean(weights[:-2] * lam_returns[1:])
 
 
 def value_targets(s: Setup, features, model_params, value_target):
-    """Lambda-returns of the predicted surrogate reward along imagined `features` [H, N, F], and their weights."""
-    c = s.config
+    """`lambda_targets` of the predicted surrogate reward and the target values along imagined `features` [K, N, F]."""
     rewards = s.reward_head.apply(model_params["reward"], features)
     values = s.value_net.apply(value_target, features)
-    discounts = jnp.full_like(rewards, c.gamma)  # DMC tasks do not terminate
-    lam_returns = returns.lambda_returns(rewards[:-1], values[:-1], discounts[:-1], values[-1], c.lam)
-    weights = jnp.cumprod(jnp.concatenate([jnp.ones_like(discounts[:1]), discounts[:-1]], 0), axis=0)
-    return lam_returns, weights
+    return lambda_targets(rewards, values, s.config.gamma, s.config.lam)
 
 
 def policy_loss(s: Setup, policy_params, model_params, value_target, demo_obs, demo_mask, starts, key):
@@ -211,13 +249,16 @@ def policy_loss(s: Setup, policy_params, model_params, value_target, demo_obs, d
                                         demo_mask, k_aime, s.low, s.high)
     aux = {"aime_loss": loss}
     if c.surrogate_reward:
-        features = imagine(s, policy_params, model_params, starts, k_img)
+        features, terms = imagine(s, policy_params, model_params, starts, k_img)
         lam_returns, weights = value_targets(s, features, model_params, value_target)
-        # as the reference: the returns from the second imagined step on, discount-weighted
-        value_gradient = -jnp.mean(weights[:-2, :] * lam_returns[1:])
+        value_gradient = value_gradient_objective(lam_returns, weights)
+        # the entropy term on imagined actions, inside the value-gradient loss as the reference has it
+        entropy = c.imagined_entropy_scale * imitation.action_prior_loss(c.imitation, terms, jnp.ones_like(terms))
+        value_gradient = value_gradient + entropy
         loss = loss + c.value_gradient_scale * value_gradient
-        aux.update(value_gradient_loss=value_gradient, features=jax.lax.stop_gradient(features),
-                   lam_returns=jax.lax.stop_gradient(lam_returns), weights=weights)
+        aux.update(value_gradient_loss=value_gradient, imagined_entropy_loss=entropy,
+                   features=jax.lax.stop_gradient(features), lam_returns=jax.lax.stop_gradient(lam_returns),
+                   weights=weights)
     return loss, (metrics, aux)
 
 
@@ -281,7 +322,8 @@ def collect(s: Setup, state: State, key: jax.Array) -> tuple[State, dict]:
     lengths = jnp.where(done.T.any(axis=1), ended + 1, s.env.spec.max_episode_steps).astype(jnp.int32)
     prev = jnp.concatenate([jnp.zeros_like(actions[:, :1]), actions], axis=1)
     if c.surrogate_reward:
-        rewards = surrogate.reward(s.likelihood_model, state.likelihood_params, jnp.swapaxes(obs, 0, 1)).T
+        rewards = surrogate.reward(s.likelihood_model, state.likelihood_params, jnp.swapaxes(obs, 0, 1),
+                                   gaussian_constant=c.surrogate_gaussian_constant).T
     else:
         rewards = jnp.zeros(obs.shape[:2])
     b = state.buffer

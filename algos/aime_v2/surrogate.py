@@ -28,11 +28,19 @@ def symlog(x: jax.Array) -> jax.Array:
     return jnp.sign(x) * jnp.log1p(jnp.abs(x))
 
 
-def reward(model, params, obs: jax.Array, use_symlog: bool = True) -> jax.Array:
-    """Surrogate rewards [T, B] of observation sequences `obs` [T, B, ...] from episode starts."""
+def reward(model, params, obs: jax.Array, use_symlog: bool = True, gaussian_constant: bool = False) -> jax.Array:
+    """Surrogate rewards [T, B] of observation sequences `obs` [T, B, ...] from episode starts.
+
+    The reference's Normal drops the Gaussian normalising constant, -0.5 log(2 pi) per observation
+    dimension (aimev2 `dist.py`, `remove_constant=True`); symlog is not linear, so keeping it
+    (`gaussian_constant=True`, what we ran before 2026-12-03) changes the reward's shape.
+    """
     no_actions = jnp.zeros((*obs.shape[:2], 0), obs.dtype)
     filtered = sequence.observe(model, params, obs, no_actions, jax.random.PRNGKey(0), sample=False)
-    rec = model.decode(params, filtered.features).log_prob(obs).reshape(*obs.shape[:2], -1).sum(-1)
+    log_prob = model.decode(params, filtered.features).log_prob(obs)
+    if not gaussian_constant:
+        log_prob = log_prob + 0.5 * jnp.log(2.0 * jnp.pi)
+    rec = log_prob.reshape(*obs.shape[:2], -1).sum(-1)
     evidence = rec - kl(filtered.posterior, filtered.prior).sum(-1)
     r = symlog(evidence) if use_symlog else evidence
     return r.at[0].set(0.0)

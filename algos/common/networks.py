@@ -14,6 +14,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
     "elu": nn.elu,
     "silu": nn.silu,
+    "swish": nn.swish,
     "gelu": nn.gelu,
 }
 
@@ -70,12 +71,31 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Callable:
     return init
 
 
+class TorchDense(nn.Module):
+    """A dense layer initialised as PyTorch's `nn.Linear` is: kernel and bias uniform in +-1/sqrt(fan_in).
+
+    For networks that follow a PyTorch reference (AIME's), whose behaviour at the start of
+    training depends on that initialisation.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        bound = 1.0 / math.sqrt(x.shape[-1])
+        uniform = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)  # noqa: E731
+        kernel = self.param("kernel", uniform, (x.shape[-1], self.features))
+        bias = self.param("bias", uniform, (self.features,))
+        return x @ kernel + bias
+
+
 class MLP(nn.Module):
     """Dense layers with an activation between them; the last layer is linear.
 
     `hidden_sizes` are the widths of the hidden layers, `out_dim` that of the output.
     Orthogonal initialisation (scale sqrt(2) hidden, `out_scale` last) as in
-    PPO implementations; `layer_norm` adds LayerNorm after each hidden layer.
+    PPO implementations, or `initializer="torch"`: PyTorch's default (`TorchDense`);
+    `layer_norm` adds LayerNorm after each hidden layer.
     """
 
     hidden_sizes: Sequence[int]
@@ -83,16 +103,23 @@ class MLP(nn.Module):
     activation: str = "tanh"
     out_scale: float = 1.0
     layer_norm: bool = False
+    initializer: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
+
+        def dense(width, scale):
+            if self.initializer == "torch":
+                return TorchDense(width)
+            return nn.Dense(width, kernel_init=orthogonal(scale))
+
         for width in self.hidden_sizes:
-            x = nn.Dense(width, kernel_init=orthogonal(math.sqrt(2.0)))(x)
+            x = dense(width, math.sqrt(2.0))(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = act(x)
-        return nn.Dense(self.out_dim, kernel_init=orthogonal(self.out_scale))(x)
+        return dense(self.out_dim, self.out_scale)(x)
 
 
 class GaussianActorCritic(nn.Module):
@@ -169,6 +196,35 @@ class TanhGaussianPolicy(nn.Module):
         mean, raw = jnp.split(out, 2, axis=-1)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
         return mean, log_std
+
+
+class MeanStdPolicy(nn.Module):
+    """AIME's reference policy (argmax-ai/aime, `aime/models/policy.py`): a mean MLP and a separate std MLP,
+    std = softplus(.) + `min_std`, PyTorch's default initialisation (an initial std near softplus(0) = 0.69).
+
+    Returns `(mean, log_std)` of the Gaussian before the tanh, like `TanhGaussianPolicy`.
+    """
+
+    action_dim: int
+    hidden_sizes: Sequence[int] = (128, 128)
+    activation: str = "elu"
+    min_std: float = 1e-6
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mean = MLP(self.hidden_sizes, self.action_dim, self.activation, initializer="torch", name="mean")(obs)
+        raw = MLP(self.hidden_sizes, self.action_dim, self.activation, initializer="torch", name="std")(obs)
+        return mean, jnp.log(jax.nn.softplus(raw) + self.min_std)
+
+
+def gaussian_kl(mean: jax.Array, log_std: jax.Array, prior_std: float) -> jax.Array:
+    """KL(N(mean, exp(log_std)^2) || N(0, prior_std^2)) per dimension [.., A].
+
+    Between two tanh-squashed Gaussians the KL is that of their Gaussians (tanh is a
+    bijection), which is how AIME-v2 scores its policy's entropy against TanhNormal(0, 0.8742).
+    """
+    var = jnp.exp(2.0 * log_std)
+    return jnp.log(prior_std) - log_std + (var + mean**2) / (2.0 * prior_std**2) - 0.5
 
 
 class DeterministicPolicy(nn.Module):

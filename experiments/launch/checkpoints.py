@@ -8,8 +8,10 @@ Each checkpoint holds, under one step (the training iteration it was taken after
   - `meta`: the iteration and a CRC-32 fingerprint of the carry's bytes.
 
 A step that fails to restore, or whose restored bytes do not match the
-fingerprint, is reported, moved aside to `<dir>/corrupt/` (kept, not deleted), and
-the next older one is tried. orbax writes each step to a temporary directory and
+fingerprint, is reported, moved aside to `<dir>/../corrupt_checkpoints/` (kept, not
+deleted), and the next older one is tried. A step that reads fine but holds a carry of
+other shapes than the run's is not damage but a changed run: `CheckpointMismatch` says so
+and nothing is moved. orbax writes each step to a temporary directory and
 renames it when complete, so a process killed mid-save leaves no partial step.
 """
 
@@ -31,6 +33,10 @@ def _nonempty(leaves: list) -> dict[str, Any]:
     """The leaves orbax can store, by position; zero-size leaves (e.g. MJX's empty
     actuator-activation arrays) carry no data and are rebuilt from the structure."""
     return {f"{i:05d}": leaf for i, leaf in enumerate(leaves) if np.size(leaf) > 0}
+
+
+class CheckpointMismatch(ValueError):
+    """A readable checkpoint whose carry has other shapes than the run's: the run changed, the data did not break."""
 
 
 class Restored(NamedTuple):
@@ -87,6 +93,7 @@ class CheckpointStore:
         leaves, treedef = jax.tree.flatten(abstract_carry)
         target = _nonempty([jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding) for x in leaves])
         for step in reversed(self.steps()):
+            self._check_shapes(step, target)
             try:
                 restored = self._manager.restore(step, args=ocp.args.Composite(
                     carry=ocp.args.StandardRestore(target),
@@ -109,6 +116,27 @@ class CheckpointStore:
             return Restored(iteration=step, carry=carry, history=history)
         return None
 
+    def _check_shapes(self, step: int, target: dict) -> None:
+        """Raise `CheckpointMismatch` if the step's stored leaves are readable and differ from `target` in shape.
+
+        Unreadable metadata is left to the restore, which sets the step aside as damaged.
+        """
+        try:
+            stored = self._manager.item_metadata(step)["carry"].tree
+        except Exception:  # noqa: BLE001 -- unreadable: the restore reports it
+            return
+        if not isinstance(stored, dict):
+            return
+        found = {k: tuple(getattr(v, "shape", ())) for k, v in stored.items()}
+        wanted = {k: tuple(v.shape) for k, v in target.items()}
+        if found != wanted:
+            differ = [k for k in sorted(found.keys() | wanted.keys()) if found.get(k) != wanted.get(k)][:5]
+            detail = "; ".join(f"leaf {k}: stored {found.get(k)}, this run {wanted.get(k)}" for k in differ)
+            raise CheckpointMismatch(
+                f"checkpoint {self.directory / str(step)} holds a training state of other shapes than this run's "
+                f"({len(found)} leaves stored, {len(wanted)} expected; {detail}): the run's config or code changed "
+                "since it was saved. Nothing was moved; rerun with the run's own config, or use another directory")
+
     def _set_aside(self, step: int, error: Exception) -> None:
         aside = self.directory.parent / "corrupt_checkpoints" / f"{step}_{time.strftime('%Y%m%d-%H%M%S')}"
         message = (f"checkpoint {self.directory / str(step)} is unreadable or corrupt "
@@ -116,8 +144,9 @@ class CheckpointStore:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         aside.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(self.directory / str(step)), str(aside))
-        self._manager.close()
-        self._manager = self._open()
+        # reload, not close and reopen: closing tore down orbax's event loop, which then printed
+        # "Event loop is closed" tracebacks by the dozen on every later save
+        self._manager.reload()
 
     def close(self) -> None:
         self._manager.close()

@@ -30,7 +30,7 @@ from absl import app, flags, logging
 import envs
 from envs.core import Environment
 from envs.rollout import PolicyFn
-from experiments.launch import cli
+from experiments.launch import cli, loop
 from experiments.launch import run as run_lib
 from experiments.launch.algorithms import ALGOS
 
@@ -105,7 +105,10 @@ def main() -> None:
     def _main(argv: list[str]) -> None:
         del argv
         logging.set_verbosity(logging.WARNING)
-        train_expert(config.value, out.value or f"experts/{config.value.task}")
+        try:
+            train_expert(config.value, out.value or f"experts/{config.value.task}")
+        except (ValueError, FileNotFoundError, loop.NonFiniteError) as e:  # ConfigError too
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
 

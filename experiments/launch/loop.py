@@ -51,7 +51,7 @@ def history_frame(history: Mapping[str, np.ndarray], learner: loop.Learner) -> p
     """Long-format rows (member, iteration, env_steps, metrics...) from `history` [members, iterations]."""
     num_members, iterations = next(iter(history.values())).shape[:2]
     iteration = np.arange(1, iterations + 1)
-    frame = pd.DataFrame({k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in history.items()})
+    frame = pd.DataFrame({k: np.asarray(history[k], dtype=np.float64).reshape(-1) for k in sorted(history)})
     frame.insert(0, "member", np.repeat(np.arange(num_members), iterations))
     frame.insert(1, "iteration", np.tile(iteration, num_members))
     frame.insert(2, "env_steps", learner.prefill_env_steps + frame["iteration"] * learner.env_steps_per_iteration)

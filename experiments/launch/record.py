@@ -106,8 +106,11 @@ def main() -> None:
 
     def _main(argv: list[str]) -> None:
         del argv
-        record_all(expert_dir.value, out.value, demos.value, embodiment.value, embodiment_episodes.value,
-                   max_noise.value, seed.value)
+        try:
+            record_all(expert_dir.value, out.value, demos.value, embodiment.value, embodiment_episodes.value,
+                       max_noise.value, seed.value)
+        except (ValueError, FileNotFoundError) as e:  # DatasetError, an unknown expert, a bad setting
+            raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
 

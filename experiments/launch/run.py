@@ -37,7 +37,7 @@ from algos.common import evaluation
 from experiments.launch import loggers as loggers_lib
 from experiments.launch import cli, loop, plotting, results, validation
 from experiments.launch.algorithms import ALGOS
-from experiments.launch.checkpoints import CheckpointStore
+from experiments.launch.checkpoints import CheckpointMismatch, CheckpointStore
 from experiments.launch.config import base_config
 
 
@@ -273,7 +273,7 @@ def main() -> None:
         logging.set_verbosity(logging.WARNING)
         try:
             run(config.value)
-        except (validation.ConfigError, loop.NonFiniteError) as e:
+        except (validation.ConfigError, loop.NonFiniteError, CheckpointMismatch) as e:
             raise SystemExit(f"error: {e}") from None
 
     app.run(_main)

@@ -29,4 +29,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.world_model = training.default_config()
     c.imitation = imitation.default_config()
     c.bco = bco.default_config()
+    c.bco.stack = 1  # the reference's mdp setup (`train_bco.py`: stack = 1 if mdp else 5); our tasks are states
     return c
