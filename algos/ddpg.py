@@ -24,9 +24,10 @@ from algos.common import hparams as hp_lib
 from algos.common import networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
-HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip")
+HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip",
+           "explore_std")
 RANGES = {
-    **offpolicy.RANGES, "std_init": hp_lib.NON_NEGATIVE, "std_final": hp_lib.NON_NEGATIVE,
+    **offpolicy.RANGES, "std_init": hp_lib.NON_NEGATIVE, "std_final": hp_lib.NON_NEGATIVE, "explore_std": hp_lib.NON_NEGATIVE,
     "std_schedule_steps": hp_lib.NON_NEGATIVE, "std_clip": hp_lib.NON_NEGATIVE, "feature_dim": hp_lib.NON_NEGATIVE,
 }
 
@@ -42,6 +43,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.std_final = 0.1
     c.std_schedule_steps = 250_000.0  # DrQ-v2's linear(1.0, 0.1, 500k frames) at action repeat 2
     c.std_clip = 0.3
+    # exploration: "schedule" (DrQ-v2: the scheduled std explores and smooths) or "constant" (`explore_std`
+    # explores, the schedule only smooths the target and actor actions, as the ADS code's `expl_noise`)
+    c.exploration = "schedule"
+    c.explore_std = 0.4
     c.total_env_steps = 100_000
     c.learning_starts = 4_000
     c.replay_capacity = 1_000_000
@@ -59,7 +64,10 @@ def default_config() -> ml_collections.ConfigDict:
 
 @struct.dataclass
 class DDPGState(offpolicy.ActorCriticState):
-    """`offpolicy.ActorCriticState` with a deterministic actor; the exploration std is scheduled from `hp`."""
+    """`offpolicy.ActorCriticState` with a deterministic actor; the smoothing std is scheduled from `hp`, the
+    exploration std too unless `constant_exploration` (then it is `hp["explore_std"]`)."""
+
+    constant_exploration: bool = struct.field(pytree_node=False, default=False)
 
 
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> DDPGState:
@@ -67,7 +75,10 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     feature = int(config.feature_dim) or None
     actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature)
     critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics, feature)
-    return DDPGState(**offpolicy.init_actor_critic(key, spec, config, actor, critic, hp))
+    if config.exploration not in ("schedule", "constant"):
+        raise ValueError(f"config.exploration must be 'schedule' or 'constant', got {config.exploration!r}")
+    return DDPGState(**offpolicy.init_actor_critic(key, spec, config, actor, critic, hp),
+                     constant_exploration=config.exploration == "constant")
 
 
 def exploration_std(state: DDPGState) -> jax.Array:
@@ -89,7 +100,8 @@ def _noisy(mean: jax.Array, std: jax.Array, key: jax.Array, clip: jax.Array | No
 def act(state: DDPGState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
     """The actor's action plus scheduled Gaussian noise (none when `deterministic`), in the env's box."""
     mean = state.actor.apply(state.actor_params, obs)
-    unit = mean if deterministic else _noisy(mean, exploration_std(state), key, None)
+    std = state.hp["explore_std"] if state.constant_exploration else exploration_std(state)
+    unit = mean if deterministic else _noisy(mean, std, key, None)
     return networks.to_action_box(unit, state.action_low, state.action_high)
 
 

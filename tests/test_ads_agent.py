@@ -33,6 +33,7 @@ def _config(**overrides):
     c.disc_hidden_sizes, c.disc_batch_size = (32,), 8
     c.total_env_steps, c.learning_starts, c.replay_ratio = 4 * 3 * HORIZON, 3 * HORIZON, 0.1
     c.replay_capacity = 1000
+    c.eval_every_steps = 1  # every iteration (the code's cadence, 5,000 agent steps, is checked on its own)
     for k, v in overrides.items():
         c[k] = v
     return c
@@ -211,3 +212,29 @@ def test_env_reward_oracle_stores_the_task_reward():
     expected = 1.0 - np.minimum(np.linalg.norm(next_obs[..., 2:], axis=-1), 2 * radius) / radius
     np.testing.assert_allclose(reward, expected, atol=1e-5)
     assert np.ptp(reward) > 0.1  # random play: the reward varies
+
+
+def test_the_recogniser_runs_at_most_once_per_5k_agent_steps():
+    """The ADS code evaluates (and updates the progress) every 5,000 agent steps, step 0 included. With
+    rounds of 3 x 20 = 60 steps after a 60-step prefill, that is the first iteration and then the first
+    iteration at or past each multiple of 5,000 steps: never two within one multiple."""
+    env, demos = _setup()
+    s = agent.make_setup(_config(eval_every_steps=5_000), env, demos)
+    due = np.asarray(jax.vmap(lambda i: agent.evaluation_due(s, i))(jnp.arange(400)))
+    steps_before = (s.prefill + np.arange(400)) * 60
+    expected = [0] + [int(np.argmax(steps_before >= m)) for m in range(5_000, steps_before[-1] + 1, 5_000)]
+    assert np.flatnonzero(due).tolist() == expected
+    assert np.all(np.diff(steps_before[due]) >= 5_000 - 60)  # at most once per 5k steps
+
+
+def test_cosine_cost_matrix_of_two_known_point_sets():
+    """The ADS code's `cosine_distance`: 1 - x.y / (|x| |y|), here on vectors whose angles are known."""
+    from algos.ads import ot_reward
+
+    x = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    y = jnp.array([[3.0, 0.0], [-1.0, 0.0], [0.0, -0.5]])
+    expected = np.array([[0.0, 2.0, 1.0],
+                         [1.0, 1.0, 2.0],
+                         [1 - 1 / np.sqrt(2), 1 + 1 / np.sqrt(2), 1 + 1 / np.sqrt(2)]])
+    np.testing.assert_allclose(np.asarray(ot_reward.cosine_cost(x, y)), expected, atol=1e-6)
+    assert agent.default_config().ot_cost == "cosine"  # the code's default in both of its modes

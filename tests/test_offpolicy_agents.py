@@ -87,3 +87,17 @@ def test_ddpg_exploration_std_schedule():
     state = ddpg.init(jax.random.PRNGKey(0), spec, config, {"std_schedule_steps": 100.0})
     stds = [float(ddpg.exploration_std(state.replace(env_steps=jnp.int32(t)))) for t in (0, 50, 100, 1000)]
     np.testing.assert_allclose(stds, [1.0, 0.55, 0.1, 0.1], rtol=1e-6)
+
+
+def test_ddpg_constant_exploration_explores_with_its_own_std():
+    """ADS's `expl_noise`: with exploration="constant" the actions' noise has std `explore_std` (0.4), while
+    the schedule (0.1 here) still smooths the target; with the schedule alone the noise has the scheduled std."""
+    env, spec = envs.make("PointReach")
+    obs = jnp.zeros((4096, *spec.obs_shape))
+    for exploration, expected in (("constant", 0.4), ("schedule", 0.1)):
+        c = ddpg.default_config()
+        c.hidden_sizes, c.feature_dim, c.std_init, c.std_final, c.exploration = (8,), 0, 0.1, 0.1, exploration
+        state = ddpg.init(jax.random.PRNGKey(0), spec, c)
+        mean = ddpg.act(state, obs, jax.random.PRNGKey(1), deterministic=True)
+        noise = ddpg.act(state, obs, jax.random.PRNGKey(1)) - mean
+        assert float(jnp.std(noise)) == pytest.approx(expected, rel=0.05), exploration

@@ -24,7 +24,8 @@ runs (every second step), which here happens between episodes instead.
   - "fixed": `config.gamma` throughout (the paper's main baseline with "ot").
 
 The discount lives in the agent's hyperparameters (`agent.hp["gamma"]`), a traced
-leaf, so a changing discount never recompiles. Every `eval_every` iterations a
+leaf, so a changing discount never recompiles. Every `eval_every_steps` agent steps (the
+ADS code: `eval_every_frames` 10,000 at action repeat 2, including step 0) a
 deterministic episode per environment is evaluated (true return and, where the task
 reports it, success at the last step); ADS's progress update reads the same episodes.
 
@@ -62,8 +63,10 @@ SCHEDULES = ("ads", "fixed")
 def default_config() -> ml_collections.ConfigDict:
     """The ADS code's settings (`cfgs/config.yaml`, `cfgs/agent/ot.yaml`, `cfgs/suite/metaworld.yaml`)."""
     c = ddpg.default_config()
-    c.std_init = 0.1  # stddev_schedule: 0.1, a fixed exploration std
+    c.std_init = 0.1  # stddev_schedule: 0.1, the target and actor smoothing std
     c.std_final = 0.1
+    c.exploration = "constant"  # the code's `expl_noise`, separate from the smoothing std
+    c.explore_std = 0.4  # `expl_noise: 0.4` (cfgs/agent/ot.yaml); 0.1 is what we ran before 2026-12-03
     c.batch_size = 512
     c.replay_capacity = 150_000
     c.learning_starts = 2_000  # num_expl_steps: uniformly random actions first
@@ -72,7 +75,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.num_demos = 10  # the first this many of its episodes
     c.reward = "ot"
     c.discount_schedule = "ads"
-    c.ot_cost = "euclidean"  # the code's "features" mode; "cosine" is its pixel-feature default
+    c.ot_cost = "cosine"  # the code's `sinkhorn_cosine`, in both of its modes; "euclidean": what we ran before 2026-12-03
     c.ot_features = ()  # observation dimensions the OT cost (and the progress recogniser) compare; () = all
     c.ot_scale = ot_reward.SCALE
     c.auto_scale = True
@@ -83,7 +86,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.threshold = progress.THRESHOLD
     c.progress_start = progress.PROGRESS_START
     c.max_progress_delta = progress.MAX_DELTA
-    c.eval_every = 1  # iterations (rounds of num_envs episodes) between evaluations
+    c.eval_every_steps = 5_000  # agent steps between evaluations (and progress updates); the code's cadence
     c.disc_input = "transition"  # GAIfO: (s, s'); "observation" is the ADS code's variant
     c.disc_hidden_sizes = (1024, 1024)
     c.disc_lr = 1e-4
@@ -176,7 +179,7 @@ RANGES = {
     **ddpg.RANGES, "num_demos": hp_lib.AT_LEAST_ONE, "ot_features": hp_lib.NON_NEGATIVE, "ot_scale": hp_lib.POSITIVE,
     "auto_scale_factor": hp_lib.POSITIVE, "sinkhorn_epsilon": hp_lib.POSITIVE, "sinkhorn_iterations": hp_lib.AT_LEAST_ONE,
     "alpha": hp_lib.Range(0.0, 1.0, low_open=True, high_open=True), "threshold": hp_lib.UNIT,
-    "progress_start": hp_lib.UNIT, "max_progress_delta": hp_lib.AT_LEAST_ONE, "eval_every": hp_lib.AT_LEAST_ONE,
+    "progress_start": hp_lib.UNIT, "max_progress_delta": hp_lib.AT_LEAST_ONE, "eval_every_steps": hp_lib.AT_LEAST_ONE,
     "disc_hidden_sizes": hp_lib.AT_LEAST_ONE, "disc_lr": hp_lib.POSITIVE, "disc_batch_size": hp_lib.AT_LEAST_ONE,
 }
 
@@ -372,10 +375,18 @@ def evaluate(s: Setup, carry: Carry, key: jax.Array) -> Carry:
     return carry.replace(evaluation=evaluation, progress=new_progress)
 
 
+def evaluation_due(s: Setup, iteration: jax.Array) -> jax.Array:
+    """Whether a multiple of `eval_every_steps` agent steps is reached before this iteration (the first always):
+    at most one evaluation per multiple, however the iterations cut the steps."""
+    per_iteration, every = s.num_envs * s.horizon, s.config.eval_every_steps
+    done = (s.prefill + iteration) * per_iteration  # agent steps before this iteration, the random ones included
+    return (iteration == 0) | (jnp.floor_divide(done, every) > jnp.floor_divide(done - per_iteration, every))
+
+
 def hook(s: Setup, carry: Carry, iteration: jax.Array) -> Carry:
-    """Before every `eval_every`-th iteration: evaluate (and update the progress)."""
+    """Before an iteration that reaches a multiple of `eval_every_steps`: evaluate (and update the progress)."""
     k_eval = jax.random.fold_in(carry.key, 0xE7A1)  # its own stream: evaluation does not shift training's
-    return jax.lax.cond(iteration % s.config.eval_every == 0, lambda cy, k: evaluate(s, cy, k), lambda cy, k: cy,
+    return jax.lax.cond(evaluation_due(s, iteration), lambda cy, k: evaluate(s, cy, k), lambda cy, k: cy,
                         carry, k_eval)
 
 

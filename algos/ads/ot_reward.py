@@ -31,7 +31,7 @@ def cosine_cost(x: jax.Array, y: jax.Array) -> jax.Array:
     """[T, D] x [S, D] -> [T, S]: 1 - cos(x_i, y_j)."""
     dots = x @ y.T
     norms = jnp.linalg.norm(x, axis=-1)[:, None] * jnp.linalg.norm(y, axis=-1)[None, :]
-    return 1.0 - dots / norms
+    return 1.0 - dots / jnp.maximum(norms, 1e-12)  # a zero vector (the origin) is at cost 1 from everything
 
 
 def euclidean_cost(x: jax.Array, y: jax.Array) -> jax.Array:

@@ -14,14 +14,19 @@ reward. Between discoveries, each update:
 - weights SAC's per-dimension log-probabilities by w_a (blended by
   `entropy_weighting`: 1 the paper's, 0 plain SAC) in the critic target, the actor loss
   and the temperature loss (ACE's causality-aware entropy);
-- trains an inverse model q(a | s, s') by maximum likelihood on replayed (s, a, s'), and
-  gives the actor the bonus lambda * E[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] with
-  (s, s') from replay and a ~ pi(.|s) reparameterised (a weighted -KL(pi || q)),
-  lambda = `empowerment_scale` * alpha after `empowerment_warmup` updates;
+- trains an inverse model q(a | s, s') and a forward model p(s' | s, a) (a Gaussian over s' - s) by
+  maximum likelihood on replayed (s, a, s'), and gives the actor the empowerment bonus
+  lambda * E[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))], lambda = `empowerment_scale` * alpha after
+  `empowerment_warmup` updates. With `empowerment="forward_model"` (the default) a ~ pi(.|s) and
+  s' ~ p(.|s, a) come from the same transition under the current policy (both reparameterised), so
+  with unit weights the bonus is the Barber-Agakov lower bound H(pi) + E log q on I(s'; a | s), the
+  variational empowerment of the paper. `"replay_next_state"` (what we ran before 2026-12-03) pairs a
+  fresh a ~ pi with the replayed s': -KL(pi || q(.|s, s'_replay)), a pull towards past actions, not
+  a mutual information; the released code's term is inert (no gradient reaches the actor);
 - every `reset_interval` updates (past `reset_first`), ACE's gradient-dormancy reset: with
   beta the fraction of the actor's hidden neurons whose weight-gradient norm is below
   `dormant_threshold` x their layer's mean, eta = clip(1 - beta, 0.2, 0.9) and every
-  network (actor, critics, target critics, inverse model) becomes eta * theta + (1 -
+  network (actor, critics, target critics, inverse and forward models) becomes eta * theta + (1 -
   eta) * theta_fresh; the Adam states start afresh.
 
 `behaviour="released"` reproduces the authors' released code as a control: there the
@@ -52,6 +57,7 @@ CIP_HPARAMS = ("inverse_lr", "augment_fraction", "entropy_weighting", "empowerme
 HPARAMS = sac.HPARAMS + CIP_HPARAMS
 BEHAVIOURS = ("paper", "released")
 DISCOVERY = ("lingam", "reward_last")
+EMPOWERMENT = ("forward_model", "replay_next_state")
 RANGES = {
     **sac.RANGES, "discovery_every": hp_lib.AT_LEAST_ONE, "discovery_first": hp_lib.NON_NEGATIVE,
     "discovery_window": hp_lib.Range(2), "causal_threshold": hp_lib.NON_NEGATIVE, "augment_fraction": hp_lib.UNIT,
@@ -73,7 +79,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.discovery_every = 10_000  # environment steps
     c.discovery_first = 10_000
     c.discovery_window = 10_000  # latest transitions
-    c.causal_threshold = 0.05  # |B[r, s]| above this: a state dimension that drives the reward
+    c.causal_threshold = 0.05  # |B[r, s]| above this: a state dimension that drives the reward (ours: the code has none)
+    c.causal_units = "raw"  # edge strengths in the inputs' units, as causal-learn's; "standardised": per std (before 2026-12-03)
+    c.weights_from = "signed"  # softmax of the signed strengths (the paper's and the code's) | "magnitude": of |B|
     # the parts (numeric: vmappable)
     c.augment_fraction = 0.5  # share of each batch made counterfactual (the code's 1:1 mixing)
     c.entropy_weighting = 1.0
@@ -82,7 +90,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.parts_on = 1.0  # scales the three above: a grid over [0, 1] trains plain SAC beside CIP in one program
     # structure of the parts
     c.empowerment_warmup = 2_000  # updates
-    c.inverse_hidden_sizes = (256, 256)
+    c.inverse_hidden_sizes = (256, 256)  # the inverse model's, and the forward model's
+    c.empowerment = "forward_model"  # "forward_model" (a lower bound on I(s'; a | s) under pi) | "replay_next_state"
     c.reset_interval = 100_000  # updates; 0: no resets
     c.reset_first = 5_000
     c.dormant_threshold = 0.05
@@ -101,8 +110,12 @@ class CIPState:
     env_steps: jax.Array
     discoveries: jax.Array
     resets: jax.Array
+    forward_params: dict
+    forward_opt: tuple
     inverse: networks.TanhGaussianPolicy = struct.field(pytree_node=False)
+    forward: networks.GaussianMLP = struct.field(pytree_node=False)
     empowerment_warmup: int = struct.field(pytree_node=False)
+    empowerment_mode: str = struct.field(pytree_node=False, default="forward_model")
 
 
 def check_config(config) -> None:
@@ -110,6 +123,12 @@ def check_config(config) -> None:
         raise ValueError(f"config.behaviour must be one of {BEHAVIOURS}, got {config.behaviour!r}")
     if config.discovery not in DISCOVERY:
         raise ValueError(f"config.discovery must be one of {DISCOVERY}, got {config.discovery!r}")
+    if config.empowerment not in EMPOWERMENT:
+        raise ValueError(f"config.empowerment must be one of {EMPOWERMENT}, got {config.empowerment!r}")
+    if config.causal_units not in ("raw", "standardised"):
+        raise ValueError(f"config.causal_units must be 'raw' or 'standardised', got {config.causal_units!r}")
+    if config.weights_from not in ("signed", "magnitude"):
+        raise ValueError(f"config.weights_from must be 'signed' or 'magnitude', got {config.weights_from!r}")
     if config.discovery_first < config.discovery_window:
         raise ValueError(f"config.discovery_first ({config.discovery_first}) must be >= config.discovery_window "
                          f"({config.discovery_window}): the first window must be filled with real transitions")
@@ -129,6 +148,10 @@ def _inverse_init(inverse: networks.TanhGaussianPolicy, key: jax.Array, spec: En
     return inverse.init(key, jnp.zeros((2 * spec.obs_shape[-1],), jnp.float32))
 
 
+def _forward_init(forward: networks.GaussianMLP, key: jax.Array, spec: EnvSpec) -> dict:
+    return forward.init(key, jnp.zeros((spec.obs_shape[-1] + spec.action_size,), jnp.float32))
+
+
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> CIPState:
     """SAC's state, an inverse model, uniform weights (until the first discovery)."""
     check_config(config)
@@ -137,15 +160,19 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     if config.behaviour == "released":  # the code's parts never reach training
         hp = {**hp, **{k: jnp.zeros((), jnp.float32) for k in ("augment_fraction", "entropy_weighting",
                                                                 "empowerment_scale")}}
-    k_sac, k_inv = jax.random.split(key)
+    k_sac, k_inv, k_fwd = jax.random.split(key, 3)
     sac_state = sac.init(k_sac, spec, config, {k: v for k, v in overrides.items() if k not in CIP_HPARAMS})
     inverse = networks.TanhGaussianPolicy(spec.action_size, tuple(config.inverse_hidden_sizes), config.activation)
+    forward = networks.GaussianMLP(spec.obs_shape[-1], tuple(config.inverse_hidden_sizes), config.activation)
     inverse_params = _inverse_init(inverse, k_inv, spec)
+    forward_params = _forward_init(forward, k_fwd, spec)
     zero = jnp.zeros((), jnp.int32)
     return CIPState(
         sac=sac_state, inverse_params=inverse_params, inverse_opt=sac_state.tx.init(inverse_params),
         weights=_uniform_weights(spec), mask=jnp.ones(spec.obs_shape[-1], bool), hp=hp, env_steps=zero,
-        discoveries=zero, resets=zero, inverse=inverse, empowerment_warmup=int(config.empowerment_warmup),
+        discoveries=zero, resets=zero, forward_params=forward_params, forward_opt=sac_state.tx.init(forward_params),
+        inverse=inverse, forward=forward, empowerment_warmup=int(config.empowerment_warmup),
+        empowerment_mode=config.empowerment,
     )
 
 
@@ -182,17 +209,35 @@ def inverse_loss(params, state: CIPState, obs, next_obs, unit_action) -> jax.Arr
     return -jnp.mean(jnp.sum(inverse_log_prob(state, params, obs, next_obs, unit_action), axis=-1))
 
 
+def forward_loss(params, state: CIPState, obs, unit_action, next_obs) -> jax.Array:
+    """Negative log-likelihood of the replayed s' - s under the forward model's Gaussian p(. | s, a)."""
+    mean, log_std = state.forward.apply(params, jnp.concatenate([obs, unit_action], axis=-1))
+    return -jnp.mean(networks.gaussian_log_prob(mean, log_std, next_obs - obs))
+
+
+def predicted_next_state(state: CIPState, params, obs: jax.Array, unit_action: jax.Array, key: jax.Array) -> jax.Array:
+    """s' ~ p(. | s, a) from the forward model, reparameterised (gradients reach a): [B, S]."""
+    mean, log_std = state.forward.apply(params, jnp.concatenate([obs, unit_action], axis=-1))
+    return obs + mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+
+
 def empowerment_bonus(state: CIPState, sac_state: sac.SACState, actor_params, obs: jax.Array, next_obs: jax.Array,
                       w_a: jax.Array, key: jax.Array) -> jax.Array:
-    """E_{a ~ pi(.|s)}[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] over a batch of replayed (s, s') [B, S].
+    """E[sum_i w_i (log q(a_i|s,s') - log pi(a_i|s))] over a batch of replayed states s [B, S].
 
-    a is the policy's reparameterised sample, so with unit weights this is -KL(pi || q) <= 0:
-    it pulls the policy towards the actions that reach s'. Taken at the replayed actions
-    instead, -log pi(a_replay|s) has no upper bound: the policy runs from them and its
-    entropy diverges (it did, on CheetahRun after 29k-35k updates, in all three seeds).
+    a ~ pi(.|s) is the policy's reparameterised sample. With `empowerment_mode="forward_model"`, s' is the
+    forward model's sample for (s, a), so with unit weights this is the Barber-Agakov bound
+    H(pi(.|s)) + E log q(a|s,s') <= I(s'; a | s) under the current policy. With "replay_next_state",
+    s' is the replayed `next_obs` and the bonus is -KL(pi || q(.|s, s'_replay)) <= 0, a pull towards
+    the actions that reached past next states. (Taken at the replayed actions instead,
+    -log pi(a_replay|s) has no upper bound: the policy runs from them and its entropy diverged on
+    CheetahRun after 29k-35k updates, in all three seeds.)
     """
+    k_act, k_next = jax.random.split(key)
     mean, log_std = sac_state.actor.apply(actor_params, obs)
-    action, log_pi = networks.tanh_gaussian_sample(mean, log_std, key)
+    action, log_pi = networks.tanh_gaussian_sample(mean, log_std, k_act)
+    if state.empowerment_mode == "forward_model":
+        next_obs = predicted_next_state(state, jax.lax.stop_gradient(state.forward_params), obs, action, k_next)
     log_q = inverse_log_prob(state, jax.lax.stop_gradient(state.inverse_params), obs, next_obs, action)
     return jnp.mean(jnp.sum(w_a * (log_q - log_pi), axis=-1))
 
@@ -220,8 +265,13 @@ def update(state: CIPState, seq, key: jax.Array) -> tuple[CIPState, dict]:
     loss, grads = jax.value_and_grad(inverse_loss)(state.inverse_params, state, first.obs, first.next_obs, unit)
     inverse_params, inverse_opt = optim.gradient_step(state.sac.tx, state.inverse_params, state.inverse_opt, grads,
                                                       hp["inverse_lr"])
-    state = state.replace(sac=sac_state, inverse_params=inverse_params, inverse_opt=inverse_opt)
-    return state, {**info, "inverse_loss": loss, "discoveries": state.discoveries, "resets": state.resets,
+    f_loss, f_grads = jax.value_and_grad(forward_loss)(state.forward_params, state, first.obs, unit, first.next_obs)
+    forward_params, forward_opt = optim.gradient_step(state.sac.tx, state.forward_params, state.forward_opt, f_grads,
+                                                      hp["inverse_lr"])
+    state = state.replace(sac=sac_state, inverse_params=inverse_params, inverse_opt=inverse_opt,
+                          forward_params=forward_params, forward_opt=forward_opt)
+    return state, {**info, "inverse_loss": loss, "forward_loss": f_loss, "discoveries": state.discoveries,
+                   "resets": state.resets,
                    "causal_state_dims": state.mask.sum(), "max_action_weight": state.weights.action.max()}
 
 
@@ -229,7 +279,8 @@ def discover(state: CIPState, window, config) -> CIPState:
     """New weights and mask from a window of transitions (leaves [N, ...])."""
     s_dim = window.obs.shape[-1]
     weights = discovery.reward_weights(window.obs, window.action, window.reward,
-                                       assume_reward_last=config.discovery == "reward_last")
+                                       assume_reward_last=config.discovery == "reward_last",
+                                       units=config.causal_units, weights_from=config.weights_from)
     mask = augment.causal_mask(weights.reward_row[:s_dim], config.causal_threshold)
     mask = mask | ~mask.any()  # no dimension found to drive the reward: swap none, rather than all
     return state.replace(weights=weights, mask=mask, discoveries=state.discoveries + 1)
@@ -259,6 +310,7 @@ def reset(state: CIPState, batch: offpolicy.NStepBatch, key: jax.Array, spec: En
     eta = jnp.clip(1.0 - dormant_fraction(grads, config.dormant_threshold), 0.2, 0.9)
     fresh = sac.init(k_fresh, spec, config, state.sac.hp)
     fresh_inverse = _inverse_init(state.inverse, k_inv, spec)
+    fresh_forward = _forward_init(state.forward, jax.random.fold_in(k_inv, 1), spec)
     mix = lambda old, new: jax.tree.map(lambda o, n: eta * o + (1.0 - eta) * n, old, new)  # noqa: E731
     s = state.sac
     new_sac = s.replace(
@@ -267,8 +319,9 @@ def reset(state: CIPState, batch: offpolicy.NStepBatch, key: jax.Array, spec: En
         critic_opt=fresh.critic_opt, alpha_opt=fresh.alpha_opt,
     )
     inverse_params = mix(state.inverse_params, fresh_inverse)
+    forward_params = mix(state.forward_params, fresh_forward)
     return state.replace(sac=new_sac, inverse_params=inverse_params, inverse_opt=s.tx.init(inverse_params),
-                         resets=state.resets + 1)
+                         forward_params=forward_params, forward_opt=s.tx.init(forward_params), resets=state.resets + 1)
 
 
 def make_hook(config, spec: EnvSpec, schedule: offpolicy.Schedule, data: offpolicy.ReplayAccess):

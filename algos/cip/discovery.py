@@ -137,11 +137,16 @@ def _lasso_fista(X: jax.Array, y: jax.Array, penalty: jax.Array, lam: jax.Array,
 
 
 def adaptive_lasso(X: jax.Array, y: jax.Array, allowed: jax.Array, num_lambdas: int = 30,
-                   iterations: int = 500) -> jax.Array:
+                   iterations: int = 500, units: str = "raw") -> jax.Array:
     """Edge strengths of y on the columns of X [n, p] where `allowed` [p]; lambda chosen by BIC.
 
-    Coefficients are in the units of the standardised columns (as edge strengths compare).
+    Fitted on standardised columns; with gamma = 1 the adaptive lasso selects the same edges
+    whatever the columns' scales. `units="raw"` returns the coefficients in the columns' own units,
+    as causal-learn's `predict_adaptive_lasso` (which the CIP code calls) does; `"standardised"`
+    returns them per standard deviation of each column (what we ran before 2026-12-03).
     """
+    if units not in ("raw", "standardised"):
+        raise ValueError(f"units must be 'raw' or 'standardised', got {units!r}")
     n = X.shape[0]
     Xs = jnp.where(allowed[None, :], _standardise(X), 0.0)
     ys = y - y.mean()
@@ -154,7 +159,10 @@ def adaptive_lasso(X: jax.Array, y: jax.Array, allowed: jax.Array, num_lambdas: 
     rss = jnp.sum((ys[None, :] - coefs @ Xs.T) ** 2, axis=1)
     dof = jnp.sum(jnp.abs(coefs) > 1e-8, axis=1)
     bic = n * jnp.log(rss / n + _EPS) + dof * jnp.log(n)
-    return coefs[jnp.argmin(bic)]
+    best = coefs[jnp.argmin(bic)]
+    if units == "raw":
+        best = jnp.where(allowed, best / jnp.maximum(X.std(0), _EPS), 0.0)
+    return best
 
 
 class CausalWeights(NamedTuple):
@@ -165,8 +173,16 @@ class CausalWeights(NamedTuple):
 
 
 def reward_weights(states: jax.Array, actions: jax.Array, rewards: jax.Array, assume_reward_last: bool = False,
-                   variance_floor: float = 1e-10) -> CausalWeights:
-    """CIP's weights from a window of transitions: states [n, S], actions [n, A], rewards [n]."""
+                   variance_floor: float = 1e-10, units: str = "raw", weights_from: str = "signed") -> CausalWeights:
+    """CIP's weights from a window of transitions: states [n, S], actions [n, A], rewards [n].
+
+    w = softmax(B[r, .]) x the dimension count, of the signed strengths (`weights_from="signed"`: the
+    paper's and the code's, `utilis/causal_weight.py`, so a strong negative driver weighs less than an
+    irrelevant input) or of their magnitudes (`"magnitude"`: softmax(|B[r, .]|)). `units`: see
+    `adaptive_lasso`.
+    """
+    if weights_from not in ("signed", "magnitude"):
+        raise ValueError(f"weights_from must be 'signed' or 'magnitude', got {weights_from!r}")
     S, A = states.shape[1], actions.shape[1]
     x = jnp.concatenate([states, actions, rewards[:, None]], axis=1)
     valid = x.var(0) > variance_floor
@@ -177,8 +193,9 @@ def reward_weights(states: jax.Array, actions: jax.Array, rewards: jax.Array, as
         order = causal_order(x, valid)
     position = jnp.zeros(d, jnp.int32).at[order].set(jnp.arange(d))
     before_reward = (position[: S + A] < position[S + A]) & valid[: S + A]
-    row = adaptive_lasso(x[:, : S + A], x[:, S + A], before_reward)
+    row = adaptive_lasso(x[:, : S + A], x[:, S + A], before_reward, units=units)
     reward_first = position[S + A] == 0
-    w_s = jnp.where(reward_first, jnp.ones(S), jax.nn.softmax(row[:S]) * S)
-    w_a = jnp.where(reward_first, jnp.ones(A), jax.nn.softmax(row[S:]) * A)
+    scores = row if weights_from == "signed" else jnp.abs(row)
+    w_s = jnp.where(reward_first, jnp.ones(S), jax.nn.softmax(scores[:S]) * S)
+    w_a = jnp.where(reward_first, jnp.ones(A), jax.nn.softmax(scores[S:]) * A)
     return CausalWeights(state=w_s, action=w_a, reward_row=row, order=order)

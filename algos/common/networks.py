@@ -198,6 +198,10 @@ class TanhGaussianPolicy(nn.Module):
         return mean, log_std
 
 
+class GaussianMLP(TanhGaussianPolicy):
+    """The same network read as a diagonal Gaussian over a vector (a forward model's s' - s): `(mean, log_std)`."""
+
+
 class MeanStdPolicy(nn.Module):
     """AIME's reference policy (argmax-ai/aime, `aime/models/policy.py`): a mean MLP and a separate std MLP,
     std = softplus(.) + `min_std`, PyTorch's default initialisation (an initial std near softplus(0) = 0.69).
