@@ -30,3 +30,28 @@ def cartpole():
 def cartpole_step(cartpole):
     env, _ = cartpole
     return jax.jit(env.reset), jax.jit(env.step)
+
+
+def kill_mid_run_then_finish(command: list[str], workdir: Path, min_checkpoints: int = 2) -> dict:
+    """Start `command --config.workdir=workdir`, SIGKILL it once `min_checkpoints` checkpoints exist, rerun
+    the same command to the end; returns the finished run's summary."""
+    import json
+    import signal
+    import subprocess
+    import time
+
+    victim = subprocess.Popen([*command, f"--config.workdir={workdir}"], cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and victim.poll() is None:
+        saved = [p for p in (workdir / "checkpoints").glob("*") if p.name.isdigit()] if workdir.exists() else []
+        if len(saved) >= min_checkpoints:
+            break
+        time.sleep(0.01)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (workdir / "summary.json").exists()
+    proc = subprocess.run([*command, f"--config.workdir={workdir}"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((workdir / "summary.json").read_text())

@@ -140,7 +140,6 @@ def _mi_estimate_on_a_linear_gaussian_toy(gain: float, noise: float = 0.3, updat
     """
     import optax
 
-    from algos import sac
     from algos.cip import agent as cip_agent
     from envs.core import EnvSpec
 

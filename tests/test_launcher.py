@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import REPO, kill_mid_run_then_finish
 from algos.common import loop as algo_loop
 from experiments.launch import checkpoints, loop, results, sweep, validation
 from experiments.launch import run as run_lib
@@ -251,22 +249,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
     proc = subprocess.run([*command, f"--config.workdir={reference_dir}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
-    victim = subprocess.Popen([*command, f"--config.workdir={killed_dir}"], cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and victim.poll() is None:
-        saved = [p for p in (killed_dir / "checkpoints").glob("*") if p.name.isdigit()] if killed_dir.exists() else []
-        if len(saved) >= 2:
-            break
-        time.sleep(0.02)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (killed_dir / "summary.json").exists()
-
-    proc = subprocess.run([*command, f"--config.workdir={killed_dir}"], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads((killed_dir / "summary.json").read_text())
+    summary = kill_mid_run_then_finish(command, killed_dir)
     assert 0 < summary["resumed_from"] < 75  # 75 iterations in all
     pd.testing.assert_frame_equal(pd.read_parquet(killed_dir / "metrics.parquet"),
                                   pd.read_parquet(reference_dir / "metrics.parquet"))

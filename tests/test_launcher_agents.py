@@ -5,11 +5,9 @@ SIGKILL) and with GAIfO. On PointReach, so nothing waits for an MJX compile."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import jax
@@ -18,7 +16,7 @@ import pandas as pd
 import pytest
 
 import envs
-from conftest import REPO
+from conftest import REPO, kill_mid_run_then_finish
 from envs import datasets, toy
 from experiments.ads.configs import ads as ads_config
 from experiments.cip.configs import cip as cip_config
@@ -117,21 +115,7 @@ def test_ads_with_ot_resumes_bit_for_bit_after_sigkill(tmp_path, point_demos):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
     proc = subprocess.run([*command, f"--config.workdir={reference_dir}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    victim = subprocess.Popen([*command, f"--config.workdir={killed_dir}"], cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and victim.poll() is None:
-        saved = [p for p in (killed_dir / "checkpoints").glob("*") if p.name.isdigit()] if killed_dir.exists() else []
-        if len(saved) >= 2:
-            break
-        time.sleep(0.01)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    assert not (killed_dir / "summary.json").exists()
-    proc = subprocess.run([*command, f"--config.workdir={killed_dir}"], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads((killed_dir / "summary.json").read_text())
+    summary = kill_mid_run_then_finish(command, killed_dir)
     assert 0 < summary["resumed_from"] < 16
     killed, reference = (pd.read_parquet(d / "metrics.parquet") for d in (killed_dir, reference_dir))
     pd.testing.assert_frame_equal(killed, reference)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, flags, logging
+from absl import flags
 from matplotlib.figure import Figure
 
 import envs
@@ -37,7 +37,6 @@ from algos.common import evaluation, loop
 from algos.common import hparams as R
 from envs import datasets, sequences
 from envs.rollout import random_policy
-from experiments.launch import cli
 from experiments.launch import loop as loop_lib
 from experiments.launch import reproduce as reproduce_lib
 from experiments.launch import run as run_lib
@@ -393,21 +392,9 @@ def summary_table(paths: list[Path]) -> str:
 
 
 def main() -> None:
-    config = cli.define_config(DEFAULT_CONFIG)
     phase = flags.DEFINE_enum("phase", "all", list(PHASES), "Which phase to run (earlier phases run or resume first).")
-    tasks, overrides = reproduce_lib.define_flags(list(TASKS))
-
-    def _main(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)
-        try:
-            if reproduce_lib.is_reproduce(argv):
-                reproduce(tasks.value, overrides.value)
-            else:
-                main_run(config.value, phase.value)
-        except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
-            raise SystemExit(f"error: {e}") from None
-
-    app.run(_main)
+    reproduce_lib.command(DEFAULT_CONFIG, lambda config: main_run(config, phase.value), reproduce, list(TASKS),
+                          (ValueError, FileNotFoundError, loop_lib.NonFiniteError))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import jax
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, logging
 from matplotlib.figure import Figure
 
 from algos import aime_v2
@@ -33,7 +32,6 @@ from algos.aime_v2 import surrogate
 from algos.common import loop
 from experiments.aime import main as aime_lib
 from experiments.aime.configs import aime as aime_config
-from experiments.launch import cli
 from experiments.launch import loop as loop_lib
 from experiments.launch import run as run_lib
 from experiments.launch.checkpoints import CheckpointStore
@@ -242,20 +240,8 @@ def reproduce(tasks: list[str], extra: list[str]) -> list[list[dict]]:
 def main() -> None:
     from experiments.launch import reproduce as reproduce_lib
 
-    config = cli.define_config(DEFAULT_CONFIG)
-    tasks, overrides = reproduce_lib.define_flags(list(TASKS))
-
-    def _main(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)
-        try:
-            if reproduce_lib.is_reproduce(argv):
-                reproduce(tasks.value, overrides.value)
-            else:
-                main_run(config.value)
-        except (ValueError, FileNotFoundError, loop_lib.NonFiniteError) as e:  # ConfigError, DatasetError too
-            raise SystemExit(f"error: {e}") from None
-
-    app.run(_main)
+    reproduce_lib.command(DEFAULT_CONFIG, main_run, reproduce, list(TASKS),
+                          (ValueError, FileNotFoundError, loop_lib.NonFiniteError))
 
 
 if __name__ == "__main__":

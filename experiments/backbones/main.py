@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from absl import app, logging
-
 from experiments.launch import cli, loop, plotting, validation
 from experiments.launch import reproduce as reproduce_lib
 from experiments.launch import run as run_lib
@@ -57,20 +55,8 @@ def reproduce(rows: list[str], extra: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    config = cli.define_config()
-    rows, overrides = reproduce_lib.define_flags(list(ROWS))
-
-    def _main(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)
-        try:
-            if reproduce_lib.is_reproduce(argv):
-                reproduce(rows.value, overrides.value)
-            else:
-                run_lib.run(config.value)
-        except (validation.ConfigError, loop.NonFiniteError, ValueError) as e:
-            raise SystemExit(f"error: {e}") from None
-
-    app.run(_main)
+    reproduce_lib.command(cli.DEFAULT_CONFIG, run_lib.run, reproduce, list(ROWS),
+                          (validation.ConfigError, loop.NonFiniteError, ValueError))
 
 
 if __name__ == "__main__":

@@ -24,10 +24,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 # What each bar shows, and the METHODS of `experiments.cip.main` that can fill it (the first present).
-# CIP as the paper describes it ran with DirectLiNGAM on the DM Control tasks and with the
-# reward-last discovery (the switch) on Brax's, where only that variant finds the reward's
-# parent; on the DM Control tasks discovery found no parent, so nothing was swapped there and
-# `cip` already is CIP without swaps.
+# "CIP (all parts)" is DirectLiNGAM on the DM Control tasks but the reward-last discovery on Brax's
+# (`cip_reward_last`: not the paper's discovery; the table's `run` column names which); on the DM
+# Control tasks discovery found no parent, so nothing was swapped there and `cip` already is CIP
+# without swaps.
 ROLES = {
     "CIP (all parts)": ("cip", "cip_reward_last"),
     "CIP without the bonus": ("reward_last_no_empowerment",),

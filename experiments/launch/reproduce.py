@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 from absl import flags
@@ -116,3 +116,27 @@ def is_reproduce(argv: Sequence[str]) -> bool:
     return extra == ["reproduce"]
 
 
+
+
+def command(default_config: str, run: Callable[[ml_collections.ConfigDict], Any],
+            reproduce: Callable[[list[str], list[str]], Any], tasks: Sequence[str],
+            errors: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)) -> None:
+    """A paper package's command line: `--config=FILE [--config.k=v]` runs `run(config)`; `reproduce
+    [--tasks=...] [--override=KEY=VALUE]` runs `reproduce(tasks, overrides)`. `errors` end as `error: ...`
+    lines, not tracebacks (ConfigError and DatasetError are ValueErrors)."""
+    from absl import app, logging
+
+    config = cli.define_config(default_config)
+    task_flag, override_flag = define_flags(tasks)
+
+    def _main(argv: list[str]) -> None:
+        logging.set_verbosity(logging.WARNING)
+        try:
+            if is_reproduce(argv):
+                reproduce(task_flag.value, override_flag.value)
+            else:
+                run(config.value)
+        except errors as e:
+            raise SystemExit(f"error: {e}") from None
+
+    app.run(_main)
