@@ -134,7 +134,7 @@ def test_aime_v2_runs_its_variants_from_the_aime_run_and_resumes(aime_run, tmp_p
     a.num_iterations, a.num_envs, a.updates_per_episode, a.eval_every, a.eval_episodes = 6, 2, 20, 3, 4
     a.batch_size = a.imitation.batch_size = 8
     a.seq_len = a.imitation.seq_len = 10
-    a.imagine_starts, a.likelihood_updates = 16, 250
+    a.imagine_starts, a.likelihood_updates, a.reward_hidden_sizes = 16, 250, (32, 32)
     # AIME's run used the paper's action prior; with the reference's weak AIME-v2 entropy term (1e-4) this tiny
     # world model is exploited online and every seed falls below zero-shot (measured), so keep AIME's prior here
     a.imitation.action_prior, a.imitation.action_prior_scale = "uniform", 1.0

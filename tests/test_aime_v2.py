@@ -41,7 +41,7 @@ def small_config():
     m.stoch = 4
     c.batch_size = c.imitation.batch_size = 8
     c.seq_len = c.imitation.seq_len = 10
-    c.imitation.hidden_sizes = c.value_hidden_sizes = (32, 32)
+    c.imitation.hidden_sizes = c.value_hidden_sizes = c.reward_hidden_sizes = (32, 32)
     c.updates_per_episode, c.num_iterations, c.num_envs, c.imagine_starts = 1, 4, 2, 16
     return c
 

@@ -426,3 +426,24 @@ def _final_iteration(workdir) -> int:
     step = store.steps()[-1]
     store.close()
     return step
+
+
+def test_every_numeric_field_of_every_config_has_a_declared_range():
+    """Validation is one check over declared ranges: a numeric field without one would pass unchecked."""
+    from algos import aime_v2, bco
+    from algos.aime import imitation
+    from algos.common import hparams
+    from experiments.aime import main as aime_main
+    from experiments.aime.configs import aime as aime_config
+    from experiments.aime_v2 import main as aime_v2_main
+    from experiments.aime_v2.configs import aime_v2 as aime_v2_config
+    from experiments.launch.algorithms import ALGOS
+
+    for name, algo in ALGOS.items():
+        assert hparams.range_errors(algo.default_config(), algo.ranges) == [], name
+        assert set(algo.hparams) <= set(algo.ranges), name  # every gridded value is range-checked too
+    for module in (imitation, bco):
+        assert hparams.range_errors(module.default_config(), module.RANGES) == [], module.__name__
+    aime_main.check_config(aime_config.get_config())
+    aime_v2_main.check_config(aime_v2_config.get_config())
+    assert hparams.range_errors(aime_v2.default_config(), aime_v2.agent.RANGES) == []

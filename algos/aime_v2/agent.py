@@ -36,6 +36,7 @@ import ml_collections
 import optax
 
 from algos.common import evaluation, loop, networks, returns
+from algos.common import hparams as hp_lib
 from algos.aime import imitation
 from algos.aime_v2 import surrogate
 from envs.core import Environment
@@ -68,7 +69,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.likelihood_updates = 500    # the action-free likelihood model: 5 epochs of 100 batches
     # the reference (`train_aime-v2.py`) against what we ran before 2026-12-03 (each a switch):
     c.imagine_from_start = True   # the start state is the first imagined state (R_1 kept, s_0 fitted)
-    c.reward_head = "reference"   # "reference": 2 x 512, LayerNorm, swish | "small": 1 x model width, ELU
+    c.reward_head = "reference"   # "reference": `reward_hidden_sizes`, LayerNorm, swish | "small": 1 x model width, ELU
+    c.reward_hidden_sizes = (512, 512)  # the reference's dmlp
     c.imagined_entropy_scale = 0.1  # x the policy's entropy scale, on imagined actions (0: none)
     c.surrogate_gaussian_constant = False  # the reference's log-likelihood drops -0.5 log(2 pi) per dimension
     c.world_model = wm_training.default_config()
@@ -77,6 +79,16 @@ def default_config() -> ml_collections.ConfigDict:
     c.imitation.action_prior = "tanh_normal"
     c.imitation.action_prior_scale = 1e-4
     return c
+
+
+R = hp_lib
+RANGES = {
+    "reg_ratio": R.UNIT, "gamma": R.UNIT, "lam": R.UNIT, "imagine_horizon": R.AT_LEAST_ONE, "imagine_starts": R.NON_NEGATIVE,
+    "value_hidden_sizes": R.AT_LEAST_ONE, "value_lr": R.POSITIVE, "value_tau": R.UNIT, "value_gradient_scale": R.NON_NEGATIVE,
+    "batch_size": R.AT_LEAST_ONE, "seq_len": R.Range(2), "num_envs": R.AT_LEAST_ONE, "updates_per_episode": R.AT_LEAST_ONE,
+    "num_iterations": R.AT_LEAST_ONE, "eval_every": R.AT_LEAST_ONE, "eval_episodes": R.AT_LEAST_ONE,
+    "likelihood_updates": R.AT_LEAST_ONE, "reward_hidden_sizes": R.AT_LEAST_ONE, "imagined_entropy_scale": R.NON_NEGATIVE,
+}
 
 
 class Buffer(NamedTuple):
@@ -112,10 +124,10 @@ class _Scalar(nn.Module):
 
 
 def reward_head(config) -> _Scalar:
-    """The world model's surrogate-reward head: the reference's `dmlp` (2 x 512, LayerNorm, swish), or
+    """The world model's surrogate-reward head: the reference's `dmlp` (2 x 512, LayerNorm, swish, by default), or
     the smaller head we ran before 2026-12-03 (one hidden layer of the model's width, ELU)."""
     if config.reward_head == "reference":
-        return _Scalar((512, 512), "swish", layer_norm=True)
+        return _Scalar(tuple(config.reward_hidden_sizes), "swish", layer_norm=True)
     if config.reward_head == "small":
         return _Scalar((config.world_model.model.hidden,))
     raise ValueError(f"reward_head must be 'reference' or 'small', got {config.reward_head!r}")

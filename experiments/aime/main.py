@@ -345,6 +345,9 @@ TASKS = {
 }
 # the task whose data (and world model) a row borrows must be reproduced first
 NEEDS = {"WalkerRun": "WalkerWalk", "WalkerStand": "WalkerWalk"}
+# every row twice: the released code's objective (the default) and the paper's action prior, on the same
+# world model (phase 1 does not depend on phase 2's objective)
+OBJECTIVES = {"": {}, "_paper_prior": {"imitation.action_prior": "uniform"}}
 
 
 def workdir_of(name: str) -> Path:
@@ -362,7 +365,10 @@ def reproduce(tasks: list[str], extra: list[str]) -> list[dict]:
         reproduce_lib.ensure_recorded(str(expert), f"datasets/{task}", demos=spec.demos)
         for mode, episodes in spec.embodiment:
             reproduce_lib.ensure_recorded(str(expert), f"datasets/{task}", embodiment=mode, embodiment_episodes=episodes)
-        for row in spec.rows:
+        rows = [Row(row.name + suffix, {**row.overrides, **objective},
+                    row.world_model_from if not suffix else (row.world_model_from or row.name))
+                for row in spec.rows for suffix, objective in OBJECTIVES.items()]
+        for row in rows:
             config = reproduce_lib.load_config(DEFAULT_CONFIG, {**row.overrides, "workdir": str(workdir_of(row.name))},
                                                extra)
             workdir = Path(config.workdir)

@@ -28,13 +28,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from algos import aime_v2
+from algos.aime import imitation
 from algos.aime_v2 import surrogate
+from algos.common import hparams as R
 from algos.common import loop
 from experiments.aime import main as aime_lib
 from experiments.aime.configs import aime as aime_config
 from experiments.launch import loop as loop_lib
 from experiments.launch import run as run_lib
 from experiments.launch.checkpoints import CheckpointStore
+from experiments.launch.validation import ConfigError
 from worldmodels import rssm, training as wm_training
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "aime_v2_cpu.py")
@@ -166,7 +169,19 @@ def report(results: list[dict], workdir: Path, task: str) -> None:
     (workdir / "table.md").write_text("\n".join(lines) + "\n")
 
 
+def check_config(c: ml_collections.ConfigDict) -> None:
+    """Every numeric field in its range (the agent's, its world model's, its policy's). Raises `ConfigError`."""
+    errors = (R.range_errors(c.agent, aime_v2.agent.RANGES, "config.agent.")
+              + R.range_errors(c.agent.world_model, aime_lib.WORLD_MODEL_RANGES, "config.agent.world_model.")
+              + R.range_errors(c.agent.world_model.model, aime_lib.MODEL_RANGES, "config.agent.world_model.model.")
+              + R.range_errors(c.agent.imitation, imitation.RANGES, "config.agent.imitation.")
+              + R.range_errors(c, {"chunk_updates": R.AT_LEAST_ONE, "checkpoint_interval_s": R.NON_NEGATIVE}, "config."))
+    if errors:
+        raise ConfigError("; ".join(errors))
+
+
 def main_run(c: ml_collections.ConfigDict) -> list[dict]:
+    check_config(c)
     variants = [v.strip() for v in c.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
