@@ -250,3 +250,42 @@ def test_instances_with_different_rho_vmap_as_one_program():
         alone = core.run_many(linear.AGENT, params[i], instances[i], arms, keys[i:i + 1], keys[i:i + 1], horizon, 10)
         np.testing.assert_allclose(batched.regret[i], alone.regret[0], rtol=1e-12)
         np.testing.assert_array_equal(batched.arm_counts[i], alone.arm_counts[0])
+
+
+def test_regret_of_a_run_on_an_instance_solved_by_hand():
+    """x' = 0.5 x + 0.4 u_1, y = x + 0.3 u_2: h = (0.4 / (1 - 0.5), 0.3) = (0.8, 0.3), so u* = e1, J* = 0.8.
+    From x0 = 0, holding e2 costs exactly 0.5 a round; holding e1 costs 0.8 * 0.5^t at round t,
+    1.6 (1 - 0.5^T) in all; the steady-state measure is 0.5 T and 0."""
+    instance = dlb.make_instance(np.array([[0.5]]), np.array([[0.4, 0.0]]), theta=np.array([0.0, 0.3]),
+                                 omega=np.array([1.0]), state_noise_std=0.1, reward_noise_std=0.1)
+    arms = np.eye(2)
+    horizon = 200
+    assert classic.oracle_params(instance, arms).arm == 0
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    for arm, regret, steady in ((1, 0.5 * horizon, 0.5 * horizon), (0, 1.6 * (1 - 0.5**horizon), 0.0)):
+        r = core.run_many(classic.FIXED, classic.FixedParams(arms=arms, arm=arm), instance, arms, keys, keys,
+                          horizon, 10)
+        np.testing.assert_allclose(core.cumulative(r.regret)[:, -1], regret, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(core.cumulative(r.steady_regret)[:, -1], steady, rtol=1e-12, atol=1e-12)
+        assert (r.arm_counts[:, arm] == horizon).all()
+
+
+def test_radius_scale_one_is_the_papers_radius_and_other_scales_multiply_it(slow_dynamics):
+    instance, arms = slow_dynamics
+    horizon = 2000
+    paper = linear.params(instance, arms, horizon)
+    with jax.enable_x64(True):
+        state = linear.init(paper, jax.random.PRNGKey(0))
+        u = jnp.asarray(arms[1], float)
+        state = state.replace(W_inv=jnp.linalg.inv(state.W + jnp.outer(u, u)), h=jnp.asarray([0.3, -0.2]))
+        t = jnp.asarray(57)
+        width = np.sqrt(np.einsum("kd,de,ke->k", arms, np.asarray(state.W_inv), arms))
+        by_hand = np.asarray(arms) @ np.asarray(state.h) + float(linear.radius(paper, t)) * width
+        np.testing.assert_array_equal(np.asarray(linear.ucb_scores(paper, state, t)),
+                                      np.asarray(linear.ucb_scores(paper.replace(radius_scale=1.0), state, t)))
+        np.testing.assert_allclose(np.asarray(linear.ucb_scores(paper, state, t)), by_hand, rtol=1e-12)
+        half = linear.params(instance, arms, horizon, radius_scale=0.5)
+        np.testing.assert_allclose(np.asarray(linear.ucb_scores(half, state, t)) - np.asarray(arms) @ np.asarray(state.h),
+                                   0.5 * (by_hand - np.asarray(arms) @ np.asarray(state.h)), rtol=1e-12)
+    with pytest.raises(ValueError, match="radius_scale must be > 0"):
+        linear.params(instance, arms, horizon, radius_scale=0.0)

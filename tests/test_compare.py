@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.backbones import stability
 from experiments.cip import main as cip
 from experiments.launch import compare
 
@@ -94,3 +95,16 @@ def test_cip_summary_merges_result_files_and_divides_by_sac_mean(tmp_path):
     write("c", {"sac": ([100.0, 301.0], [10.0, 30.0])})
     with pytest.raises(ValueError, match="hopper/sac"):
         cip_summary.load(tmp_path)
+
+
+def test_largest_fall_is_measured_from_the_running_best_after_the_level_is_first_reached():
+    nan = float("nan")
+    # reaches 950 at index 2; best after it 1000, then a fall to 600: 40%; the dip to 100 before is ignored
+    at, fall = stability.largest_fall([100, nan, 960, 1000, nan, 600, 990], level=950)
+    assert at == 2 and fall == pytest.approx(0.4)
+    assert stability.largest_fall([100, 200, nan], level=950) == (None, pytest.approx(nan, nan_ok=True))
+    assert stability.largest_fall([950, 960, 970], level=950) == (0, 0.0)
+    table = pd.DataFrame({"seed": [0, 1, 2], "reached_at": [1000, None, 2000], "largest_fall": [0.1, nan, 0.3],
+                          "final_train_return": [990, 500, 900], "eval_return": [995, 510, 990]})
+    assert stability.holds(table).tolist() == [True, False, False]
+    assert "1 of 3 seeds hold" in stability.markdown(table, 950, 900, 0.2)

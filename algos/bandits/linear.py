@@ -53,6 +53,9 @@ class LinearParams:
     budget: float  # the official LinUCB/D-LinUCB's bound on ||u|| (max_global: the daily budget)
     theta_norm: float
     horizon: float
+    # beta_t is multiplied by this. 1.0 is the paper's radius; values below 1 are the usual
+    # practical tuning of UCB methods (not in the paper or the official code).
+    radius_scale: float = 1.0
     radius: str = struct.field(pytree_node=False, default="dynlin")
     discounted: bool = struct.field(pytree_node=False, default=False)
 
@@ -87,15 +90,17 @@ def instance_constants(instance: dlb.DLBInstance, arms: np.ndarray) -> dict[str,
 
 def params(instance: dlb.DLBInstance, arms, horizon: int, lam: float = 1.0, radius: str = "dynlin",
            blocks: bool = True, gamma: float = 1.0, discounted: bool = False, sigma: float | None = None,
-           budget: float | None = None, pad_to: int | None = None) -> LinearParams:
+           budget: float | None = None, pad_to: int | None = None, radius_scale: float = 1.0) -> LinearParams:
     """Parameters of one linear-UCB agent on one instance (host-side).
 
     `blocks`: DynLin-UCB's block schedule (else every round). `sigma`: the noise std the
     radius assumes (default: the instance's state noise std, the official code's
     `noise_sigma`). `budget`: LinUCB's action-norm bound (default: the largest arm's
     1-norm, the official code's daily budget). `pad_to`: pad `block_ends` to this length,
-    so that instances with different rho stack.
+    so that instances with different rho stack. `radius_scale`: beta_t's multiplier (1: the paper's).
     """
+    if not radius_scale > 0:
+        raise ValueError(f"radius_scale must be > 0, got {radius_scale}")
     if radius not in RADII:
         raise ValueError(f"unknown radius {radius!r}; choose one of {RADII}")
     arms = np.asarray(arms, np.float64)
@@ -119,7 +124,8 @@ def params(instance: dlb.DLBInstance, arms, horizon: int, lam: float = 1.0, radi
         c1=c1, c2=c2, sigma=sigma, sigma_bar_sq=sigma_bar_sq, log_inv_delta=math.log(horizon),
         log_horizon=math.log(horizon), u_max=k["u_max"],
         budget=float(np.abs(arms).sum(axis=1).max()) if budget is None else float(budget),
-        theta_norm=k["theta_norm"], horizon=float(horizon), radius=radius, discounted=discounted,
+        theta_norm=k["theta_norm"], horizon=float(horizon), radius_scale=float(radius_scale), radius=radius,
+        discounted=discounted,
     )
 
 
@@ -162,7 +168,7 @@ def ucb_scores(p: LinearParams, s: LinearState, t: jax.Array) -> jax.Array:
     else:
         M = s.W_inv
     width = jnp.sqrt(jnp.einsum("kd,de,ke->k", arms, M, arms))
-    return arms @ s.h + radius(p, t) * width
+    return arms @ s.h + p.radius_scale * radius(p, t) * width
 
 
 def act(p: LinearParams, s: LinearState, t: jax.Array, key: jax.Array) -> jax.Array:
