@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -289,3 +291,30 @@ def test_radius_scale_one_is_the_papers_radius_and_other_scales_multiply_it(slow
                                    0.5 * (by_hand - np.asarray(arms) @ np.asarray(state.h)), rtol=1e-12)
     with pytest.raises(ValueError, match="radius_scale must be > 0"):
         linear.params(instance, arms, horizon, radius_scale=0.0)
+
+
+FROZEN = Path(__file__).parent / "data" / "dlb_frozen_3000.npz"
+
+
+def test_every_method_gives_the_regrets_it_gave_before_the_speed_changes():
+    """`tests/data/dlb_frozen_3000.npz` holds every method's per-segment regrets, steady-state regrets and
+    arm counts on both paper instances (T = 3000, 3 trials, the drivers' keys), computed by the code as it
+    stood on 2026-12-03 before the speed changes (commit 75105af). The current code must give them bit for bit."""
+    from experiments.dlb import main as dlb_main
+    from experiments.launch import reproduce as reproduce_lib
+
+    frozen = np.load(FROZEN)
+    checked = 0
+    for cfg_name, names in (("synthetic", sorted(dlb_main.METHODS)), ("realdata", ["dynlin_ucb_1", "expert"])):
+        c = reproduce_lib.load_config(dlb_main.CONFIGS / f"{cfg_name}.py",
+                                      {"horizon": 3000, "trials": 3, "segments": 10, "chunks": 1}, [])
+        instance, arms = dlb_main.setup(c)
+        for name in names:
+            if f"{cfg_name}/{name}/regret" not in frozen:
+                continue
+            r = dlb_main.run_method(name, c, instance, arms)
+            for field in ("regret", "steady_regret", "arm_counts"):
+                np.testing.assert_array_equal(getattr(r, field), frozen[f"{cfg_name}/{name}/{field}"],
+                                              err_msg=f"{cfg_name} {name} {field}")
+            checked += 1
+    assert checked == 14  # the 12 methods on the synthetic instance (the expert needs the real-data one), 2 there

@@ -34,7 +34,7 @@ def _fixed_init(p, key):
 
 
 FIXED = core.BanditAgent(name="fixed", init=_fixed_init, act=lambda p, s, t, key: jnp.asarray(p.arm),
-                         update=lambda p, s, t, arm, reward: s)
+                         update=lambda p, s, t, arm, reward: s, acts_at_random=False)
 
 
 def oracle_params(instance: dlb.DLBInstance, arms) -> FixedParams:
@@ -89,7 +89,7 @@ def _ucb1_update(p, s, t, arm, reward):
     return UCB1State(mean=s.mean.at[arm].set((s.mean[arm] * n + reward) / (n + 1)), pulls=s.pulls.at[arm].add(1))
 
 
-UCB1 = core.BanditAgent(name="ucb1", init=_ucb1_init, act=_ucb1_act, update=_ucb1_update)
+UCB1 = core.BanditAgent(name="ucb1", init=_ucb1_init, act=_ucb1_act, update=_ucb1_update, acts_at_random=False)
 
 
 # ------------------------------------------------------------------------------------- Exp3

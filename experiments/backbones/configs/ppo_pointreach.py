@@ -13,7 +13,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.env.episode_length = 25
     c.agent.rollout_length = 25
     c.agent.hidden_sizes = (16, 16)
-    c.agent.learning_rate = 3e-3
+    c.agent.learning_rate, c.agent.anneal_lr = 3e-3, False  # a constant rate: 12 iterations
     c.agent.total_env_steps = 8 * 25 * 12  # 12 iterations
     c.chunk_iterations = 2
     c.eval_episodes = 2

@@ -23,6 +23,7 @@ def get_config() -> ml_collections.ConfigDict:
     a.rollout_length, a.num_minibatches, a.update_epochs = 30, 32, 4
     a.entropy_coef, a.reward_scaling, a.gamma = 0.01, 10.0, 0.995
     a.policy, a.actor_out_scale, a.clip_value = "tanh_normal", 1.0, False
+    a.learning_rate, a.anneal_lr = 1e-3, False  # the settings its report rows were trained with
     a.total_env_steps = 10_000_000
     c.chunk_iterations = 100
     return c
