@@ -318,3 +318,33 @@ def test_every_method_gives_the_regrets_it_gave_before_the_speed_changes():
                                               err_msg=f"{cfg_name} {name} {field}")
             checked += 1
     assert checked == 14  # the 12 methods on the synthetic instance (the expert needs the real-data one), 2 there
+
+
+def test_rho_map_runs_each_instance_as_it_would_run_alone(tmp_path):
+    """The map batches instances of different rho (padded block schedules) in one program: instance 0 of
+    rho = 0.8 must get the regret it gets alone, and the table and figure must be written."""
+    from experiments.dlb import rho_map
+    from experiments.dlb.configs import rho_map as rho_map_config
+
+    c = rho_map_config.get_config()
+    c.rhos, c.instances, c.horizon, c.segments, c.chunks = (0.3, 0.8), 2, 400, 10, 1
+    c.methods, c.radius_scales, c.workdir = "dynlin_ucb_1", (0.5,), str(tmp_path)
+    frame = rho_map.run(c, progress=False)
+    assert len(frame) == 2 * 4 and set(frame["method"]) == {"dynlin_ucb_1", "dynlin_ucb_1_x0.5"}
+    found, _, arms = rho_map.instances(c)
+    alone = linear.params(found[2], arms, c.horizon, budget=c.daily_budget)
+    keys = jax.random.split(jax.random.PRNGKey(c.seed), 4)
+    agent_keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(c.seed), 1), 4)
+    r = core.run_many(linear.AGENT, alone, found[2], arms, keys[2:3], agent_keys[2:3], c.horizon, c.segments)
+    row = frame[(frame.method == "dynlin_ucb_1") & (frame.rho == 0.8) & (frame.instance == 0)]
+    np.testing.assert_allclose(row["regret_T"].to_numpy(), core.cumulative(r.regret)[:, -1], rtol=1e-12)
+    assert (tmp_path / "rho_map.png").stat().st_size > 1000 and "ρ = 0.8" in (tmp_path / "rho_map.md").read_text()
+    np.testing.assert_allclose(rho_map.growth(np.array([100.0, 10.0]), np.array([10.0, 10.0])), [1.0, 0.0])
+    with pytest.raises(ValueError, match="every rho must be in"):
+        rho_map.instances(_with(c, rhos=(0.5, 1.0)))
+
+
+def _with(c, **overrides):
+    c = c.copy_and_resolve_references()
+    c.update(overrides)
+    return c

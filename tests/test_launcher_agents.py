@@ -1,12 +1,9 @@
 """The off-policy agents through the launcher, interrupted and resumed bit for bit: CIP with SAC beside
-it in one program (a grid over `parts_on`), and ADS with the OT reward (a real process killed by
-SIGKILL) and with GAIfO. On PointReach, so nothing waits for an MJX compile."""
+it in one program (a grid over `parts_on`), and ADS with the OT reward and with GAIfO. On PointReach,
+so nothing waits for an MJX compile."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,7 +13,6 @@ import pandas as pd
 import pytest
 
 import envs
-from conftest import REPO, kill_mid_run_then_finish
 from envs import datasets, toy
 from experiments.ads.configs import ads as ads_config
 from experiments.cip.configs import cip as cip_config
@@ -109,32 +105,21 @@ def ads_config_file(tmp_path, demos, reward: str):
     return path
 
 
-def test_ads_with_ot_resumes_bit_for_bit_after_sigkill(tmp_path, point_demos):
-    """A real launcher process killed by SIGKILL mid-run; the same command then finishes it."""
-    command = [sys.executable, "-m", "experiments.launch.run", f"--config={ads_config_file(tmp_path, point_demos, 'ot')}"]
-    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    proc = subprocess.run([*command, f"--config.workdir={reference_dir}"], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = kill_mid_run_then_finish(command, killed_dir)
-    assert 0 < summary["resumed_from"] < 16
-    killed, reference = (pd.read_parquet(d / "metrics.parquet") for d in (killed_dir, reference_dir))
-    pd.testing.assert_frame_equal(killed, reference)
-    assert summary["eval_return_per_member"] == json.loads((reference_dir / "summary.json").read_text())[
-        "eval_return_per_member"]
-    assert {"progress", "discount", "eval_return", "imitation_return"} <= set(killed.columns)
-
-
-def test_ads_with_gaifo_resumes_bit_for_bit(tmp_path, point_demos, monkeypatch):
+@pytest.mark.parametrize("reward, columns", [("ot", {"progress", "discount", "eval_return", "imitation_return"}),
+                                             ("gaifo", {"disc_loss"})])
+def test_ads_resumes_bit_for_bit(tmp_path, point_demos, monkeypatch, reward, columns):
+    """ADS with the OT reward and its recogniser, and with GAIfO, stopped after a checkpoint and rerun.
+    (A real SIGKILL mid-save is `tests/test_launcher.py`'s; here what must survive is ADS's own state.)"""
     from experiments.launch import cli
 
-    config_file = ads_config_file(tmp_path, point_demos, "gaifo")
+    config_file = ads_config_file(tmp_path, point_demos, reward)
     unbroken_config, resumed_config = cli.load(str(config_file)), cli.load(str(config_file))
     unbroken_config.workdir, resumed_config.workdir = str(tmp_path / "unbroken"), str(tmp_path / "resumed")
     unbroken = run_lib.run(unbroken_config, progress=False)
     resumed = interrupted_then_resumed(resumed_config, 8, monkeypatch)
     assert resumed.summary["resumed_from"] == 8
     assert_same_run(unbroken, resumed)
-    assert "disc_loss" in pd.read_parquet(unbroken.workdir / "metrics.parquet")
+    assert columns <= set(pd.read_parquet(unbroken.workdir / "metrics.parquet").columns)
 
 
 def test_ads_refuses_demonstrations_of_another_task(tmp_path, point_demos):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
@@ -22,17 +21,8 @@ import numpy as np
 
 from algos.bandits import core, linear
 from envs import dlb
+from experiments.benchmarks import best_time
 from experiments.benchmarks.bandit_throughput import SYNTHETIC
-
-
-def _time(fn, *args, repeats: int = 3) -> float:
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def parts(instance, params, arms, rounds: int) -> dict:
@@ -101,7 +91,7 @@ def measure(runs: int, rounds: int) -> list[dict]:
         carry = jax.jit(jax.vmap(lambda k: core.start(linear.AGENT, params, instance, jnp.asarray(arms, float), k, k)))(keys)
         out, whole = [], None
         for name, fn in parts(instance, params, arms, rounds).items():
-            seconds = _time(jax.jit(jax.vmap(fn)), carry)
+            seconds = best_time(jax.jit(jax.vmap(fn)), carry)
             ns = 1e9 * seconds / (runs * rounds)
             whole = ns if whole is None else whole
             out.append({"runs": runs, "part": name, "ns_per_run_round": round(ns, 2),

@@ -260,21 +260,27 @@ def reproduce(names: list[str], extra: list[str]) -> None:
         })
 
 
-def main() -> None:
-    config = cli.define_config(DEFAULT_CONFIG)
-    tasks, overrides = reproduce_lib.define_flags(list(EXPERIMENTS))
+def command(default_config: str, run_fn: Callable, reproduce_fn: Callable | None = None) -> None:
+    """The DLB drivers' command line: `--config=FILE` runs `run_fn(config)`; `reproduce` (where given)
+    runs `reproduce_fn(tasks, overrides)`; bad input ends with one `error:` line."""
+    config = cli.define_config(default_config)
+    flags = reproduce_lib.define_flags(list(EXPERIMENTS)) if reproduce_fn else None
 
     def _main(argv: list[str]) -> None:
         logging.set_verbosity(logging.WARNING)
         try:
-            if reproduce_lib.is_reproduce(argv):
-                reproduce(tasks.value, overrides.value)
+            if flags and reproduce_lib.is_reproduce(argv):
+                reproduce_fn(flags[0].value, flags[1].value)
             else:
-                run(config.value)
+                run_fn(config.value)
         except (ValueError, dlb.DLBError) as e:
             raise SystemExit(f"error: {e}") from None
 
     app.run(_main)
+
+
+def main() -> None:
+    command(DEFAULT_CONFIG, run, reproduce)
 
 
 if __name__ == "__main__":

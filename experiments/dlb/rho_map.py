@@ -22,14 +22,12 @@ import jax
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, logging
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from algos.bandits import core, linear
 from envs import dlb
 from experiments.dlb import main as dlb_main
-from experiments.launch import cli
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "rho_map.py")
 
@@ -172,7 +170,7 @@ def plot(table: pd.DataFrame, path: Path, c: ml_collections.ConfigDict) -> None:
     ax2.set_ylim(-3, 103)
     for a in (ax, ax2):
         a.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
+    ax2.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="lower left")  # the left panel's lines fill it
     fig.suptitle(f"{c.instances} random instances per ρ (n = {c.state_dim}, d = {c.action_dim}, "
                  f"σ = {c.noise_std:g})", fontsize=10)
     fig.tight_layout()
@@ -180,16 +178,7 @@ def plot(table: pd.DataFrame, path: Path, c: ml_collections.ConfigDict) -> None:
 
 
 def main() -> None:
-    config = cli.define_config(DEFAULT_CONFIG)
-
-    def _main(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)
-        try:
-            run(config.value)
-        except (ValueError, dlb.DLBError) as e:
-            raise SystemExit(f"error: {e}") from None
-
-    app.run(_main)
+    dlb_main.command(DEFAULT_CONFIG, run)
 
 
 if __name__ == "__main__":
