@@ -26,7 +26,10 @@ def test_rssm_shapes_under_jit_and_vmap():
     c = training.default_config().model
     c.deter, c.hidden, c.stoch, c.encoder_hidden, c.decoder_hidden = 16, 16, 4, 16, 16
     model = rssm.make_rssm(c, (5,), 3)
-    params = jax.vmap(model.init)(jax.random.split(jax.random.PRNGKey(0), 2))   # two seeds
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    params = jax.vmap(model.init)(keys)   # two seeds
+    # no LAPACK kernel in the vmapped initialisation (flax's GRU default, a batched QR, hung an AIME run)
+    assert "lapack" not in jax.jit(jax.vmap(model.init)).lower(keys).as_text()
     obs, actions = jnp.ones((7, 6, 5)), jnp.ones((7, 6, 3))                     # [T, B, ...]
     out = jax.jit(jax.vmap(lambda p: sequence.observe(model, p, obs, actions, jax.random.PRNGKey(1))))(params)
     assert out.features.shape == (2, 7, 6, model.feature_dim) == (2, 7, 6, 20)

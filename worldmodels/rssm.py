@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from worldmodels.gaussian import Normal
+from worldmodels.initializers import orthogonal
 
 
 class RSSMState(NamedTuple):
@@ -108,7 +109,9 @@ class RSSMNet(nn.Module):
                 self.encode = _Dense(self.encoder_hidden, self.encoder_layers)
             self.decoder = _Dense(self.decoder_hidden, self.decoder_layers, out_dim=self.obs_shape[-1])
         self.pre_memory = _Dense(self.hidden, 1)
-        self.cell = nn.GRUCell(features=self.deter)
+        # flax's default recurrent init is jax's orthogonal, a batched LAPACK QR under vmap that can
+        # deadlock XLA:CPU's pool (worldmodels.initializers); the same distribution without LAPACK
+        self.cell = nn.GRUCell(features=self.deter, recurrent_kernel_init=orthogonal())
         self.prior_net = _Dense(self.hidden, 1, out_dim=2 * self.stoch)
         self.posterior_net = _Dense(self.hidden, 1, out_dim=2 * self.stoch)
 
