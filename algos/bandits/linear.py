@@ -116,9 +116,7 @@ def params(instance: dlb.DLBInstance, arms, horizon: int, lam: float = 1.0, radi
     sigma_bar_sq = sigma**2 * (1 + k["omega_norm"] ** 2 * k["phi"] ** 2 / (1 - rho_c**2))
     ends = core.block_ends(rho if blocks else 0.0, horizon)
     if pad_to is not None:
-        if pad_to < len(ends):
-            raise ValueError(f"pad_to={pad_to} is shorter than the {len(ends)} block ends")
-        ends = np.concatenate([ends, np.full(pad_to - len(ends), np.iinfo(np.int32).max, np.int64)])
+        ends = padded_block_ends(ends, pad_to)
     return LinearParams(
         arms=arms, block_ends=ends, lam=float(lam), gamma=float(gamma), log_gamma=float(math.log(gamma)),
         c1=c1, c2=c2, sigma=sigma, sigma_bar_sq=sigma_bar_sq, log_inv_delta=math.log(horizon),
@@ -127,6 +125,13 @@ def params(instance: dlb.DLBInstance, arms, horizon: int, lam: float = 1.0, radi
         theta_norm=k["theta_norm"], horizon=float(horizon), radius_scale=float(radius_scale), radius=radius,
         discounted=discounted,
     )
+
+
+def padded_block_ends(ends: np.ndarray, length: int) -> np.ndarray:
+    """`ends` [M] padded to [length] with a round never reached, so that schedules of different rho stack."""
+    if length < len(ends):
+        raise ValueError(f"pad_to={length} is shorter than the {len(ends)} block ends")
+    return np.concatenate([ends, np.full(length - len(ends), np.iinfo(np.int32).max, np.int64)])
 
 
 def radius(p: LinearParams, t: jax.Array) -> jax.Array:

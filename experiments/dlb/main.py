@@ -22,13 +22,11 @@ import jax
 import ml_collections
 import numpy as np
 import pandas as pd
-from absl import app, logging
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from algos.bandits import classic, core, linear
 from envs import dlb
-from experiments.launch import cli
 from experiments.launch import reproduce as reproduce_lib
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "synthetic.py")
@@ -260,27 +258,8 @@ def reproduce(names: list[str], extra: list[str]) -> None:
         })
 
 
-def command(default_config: str, run_fn: Callable, reproduce_fn: Callable | None = None) -> None:
-    """The DLB drivers' command line: `--config=FILE` runs `run_fn(config)`; `reproduce` (where given)
-    runs `reproduce_fn(tasks, overrides)`; bad input ends with one `error:` line."""
-    config = cli.define_config(default_config)
-    flags = reproduce_lib.define_flags(list(EXPERIMENTS)) if reproduce_fn else None
-
-    def _main(argv: list[str]) -> None:
-        logging.set_verbosity(logging.WARNING)
-        try:
-            if flags and reproduce_lib.is_reproduce(argv):
-                reproduce_fn(flags[0].value, flags[1].value)
-            else:
-                run_fn(config.value)
-        except (ValueError, dlb.DLBError) as e:
-            raise SystemExit(f"error: {e}") from None
-
-    app.run(_main)
-
-
 def main() -> None:
-    command(DEFAULT_CONFIG, run, reproduce)
+    reproduce_lib.command(DEFAULT_CONFIG, run, reproduce, list(EXPERIMENTS), (ValueError,))  # DLBError is one
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from algos.bandits import core, linear
 from envs import dlb
 from experiments.dlb import main as dlb_main
+from experiments.launch import reproduce as reproduce_lib
 
 DEFAULT_CONFIG = str(Path(__file__).parent / "configs" / "rho_map.py")
 
@@ -70,9 +71,8 @@ def batched_params(method: str, scale: float, found: list[dlb.DLBInstance], arms
     agent, params = built[0][0], [p for _, p in built]
     if isinstance(params[0], linear.LinearParams):
         longest = max(len(p.block_ends) for p in params)
-        pad = np.iinfo(np.int32).max
-        params = [p.replace(radius_scale=scale, block_ends=np.concatenate(
-            [p.block_ends, np.full(longest - len(p.block_ends), pad, np.int64)])) for p in params]
+        params = [p.replace(radius_scale=scale, block_ends=linear.padded_block_ends(p.block_ends, longest))
+                  for p in params]
     elif scale != 1.0:
         raise ValueError(f"a radius scale applies to the linear UCB methods only, not {method}")
     return agent, jax.tree.map(lambda *x: np.stack(x), *params)
@@ -178,7 +178,7 @@ def plot(table: pd.DataFrame, path: Path, c: ml_collections.ConfigDict) -> None:
 
 
 def main() -> None:
-    dlb_main.command(DEFAULT_CONFIG, run)
+    reproduce_lib.command(DEFAULT_CONFIG, run, errors=(ValueError,))  # DLBError is one
 
 
 if __name__ == "__main__":

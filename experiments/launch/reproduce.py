@@ -119,21 +119,22 @@ def is_reproduce(argv: Sequence[str]) -> bool:
 
 
 def command(default_config: str, run: Callable[[ml_collections.ConfigDict], Any],
-            reproduce: Callable[[list[str], list[str]], Any], tasks: Sequence[str],
+            reproduce: Callable[[list[str], list[str]], Any] | None = None, tasks: Sequence[str] = (),
             errors: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError)) -> None:
     """A paper package's command line: `--config=FILE [--config.k=v]` runs `run(config)`; `reproduce
-    [--tasks=...] [--override=KEY=VALUE]` runs `reproduce(tasks, overrides)`. `errors` end as `error: ...`
-    lines, not tracebacks (ConfigError and DatasetError are ValueErrors)."""
+    [--tasks=...] [--override=KEY=VALUE]` runs `reproduce(tasks, overrides)` (for a driver with no
+    `reproduce`, only the former). `errors` end as `error: ...` lines, not tracebacks (ConfigError and
+    DatasetError are ValueErrors)."""
     from absl import app, logging
 
     config = cli.define_config(default_config)
-    task_flag, override_flag = define_flags(tasks)
+    flags = define_flags(tasks) if reproduce is not None else None
 
     def _main(argv: list[str]) -> None:
         logging.set_verbosity(logging.WARNING)
         try:
-            if is_reproduce(argv):
-                reproduce(task_flag.value, override_flag.value)
+            if flags is not None and is_reproduce(argv):
+                reproduce(flags[0].value, flags[1].value)
             else:
                 run(config.value)
         except errors as e:
