@@ -59,6 +59,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.activation = "relu"
     c.num_critics = 2
     c.max_grad_norm = 0.0
+    offpolicy.add_critic_config(c)
     return c
 
 
@@ -73,8 +74,9 @@ class DDPGState(offpolicy.ActorCriticState):
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> DDPGState:
     hp = hp_lib.resolve(config, HPARAMS, hparams)
     feature = int(config.feature_dim) or None
-    actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature)
-    critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics, feature)
+    actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature,
+                                         dtype=offpolicy.compute_dtype(config))
+    critic = offpolicy.make_critic(config, feature)
     if config.exploration not in ("schedule", "constant"):
         raise ValueError(f"config.exploration must be 'schedule' or 'constant', got {config.exploration!r}")
     return DDPGState(**offpolicy.init_actor_critic(key, spec, config, actor, critic, hp),
@@ -106,9 +108,15 @@ def act(state: DDPGState, obs: jax.Array, key: jax.Array, deterministic: bool = 
 
 
 def critic_loss(critic_params, state: DDPGState, batch: offpolicy.NStepBatch, key: jax.Array):
-    """Squared n-step TD error of every critic against min_i Q'_i(s', smoothed mu(s'))."""
+    """Squared n-step TD error of every critic against min_i Q'_i(s', smoothed mu(s')).
+
+    A distributional critic is fitted instead to the projected distribution of that target
+    (`offpolicy.distributional_critic_loss`).
+    """
     std, clip = exploration_std(state), state.hp["std_clip"]
     next_action = _noisy(state.actor.apply(state.actor_params, batch.next_obs), std, key, clip)
+    if state.critic.distributional:
+        return offpolicy.distributional_critic_loss(critic_params, state, batch, next_action)
     next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
     target = jax.lax.stop_gradient(batch.reward + batch.discount * next_q)
     q = state.critic.apply(critic_params, batch.obs, offpolicy.unit_action(state, batch.action))
@@ -120,7 +128,7 @@ def actor_loss(actor_params, state: DDPGState, obs: jax.Array, key: jax.Array):
     """-E[min_i Q_i(s, mu(s) + clipped noise)], as DrQ-v2's actor update."""
     std, clip = exploration_std(state), state.hp["std_clip"]
     action = _noisy(state.actor.apply(actor_params, obs), std, key, clip)
-    loss = -jnp.mean(state.critic.apply(state.critic_params, obs, action).min(axis=0))
+    loss = -jnp.mean(offpolicy.q_values(state, state.critic_params, obs, action).min(axis=0))
     return loss, {"actor_loss": loss}
 
 

@@ -61,6 +61,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.num_critics = 2
     c.target_entropy_per_dim = -1.0  # target entropy = this x |A|
     c.max_grad_norm = 0.0  # 0: no clipping
+    offpolicy.add_critic_config(c)
     return c
 
 
@@ -78,8 +79,9 @@ class SACState(offpolicy.ActorCriticState):
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> SACState:
     """Fresh networks, optimisers and temperature; `hparams` overrides numeric config values."""
     hp = hp_lib.resolve(config, HPARAMS, hparams)
-    actor = networks.TanhGaussianPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation)
-    critic = networks.EnsembleCritic(tuple(config.hidden_sizes), config.activation, config.num_critics)
+    actor = networks.TanhGaussianPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation,
+                                        dtype=offpolicy.compute_dtype(config))
+    critic = offpolicy.make_critic(config)
     log_alpha = jnp.log(hp["init_temperature"])
     return SACState(
         **offpolicy.init_actor_critic(key, spec, config, actor, critic, hp),
@@ -107,12 +109,20 @@ def _weighted(log_prob: jax.Array, weights: jax.Array | None) -> jax.Array:
 
 def critic_loss(critic_params, state: SACState, batch: offpolicy.NStepBatch, key: jax.Array,
                 log_prob_weights: jax.Array | None = None) -> tuple[jax.Array, dict]:
-    """Soft Bellman error of every critic against min_i Q'_i(s', a') - alpha log pi(a'|s')."""
+    """Soft Bellman error of every critic against min_i Q'_i(s', a') - alpha log pi(a'|s').
+
+    A distributional critic is fitted instead to the projected distribution of that target
+    (`offpolicy.distributional_critic_loss`).
+    """
     mean, log_std = state.actor.apply(state.actor_params, batch.next_obs)
     next_action, next_log_prob = networks.tanh_gaussian_sample(mean, log_std, key)
-    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
     alpha = jnp.exp(state.log_alpha)
-    next_v = next_q - alpha * _weighted(next_log_prob, log_prob_weights)
+    entropy_bonus = -alpha * _weighted(next_log_prob, log_prob_weights)
+    if state.critic.distributional:
+        return offpolicy.distributional_critic_loss(critic_params, state, batch, next_action, entropy_bonus,
+                                                    state.hp["reward_scale"])
+    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
+    next_v = next_q + entropy_bonus
     target = jax.lax.stop_gradient(state.hp["reward_scale"] * batch.reward + batch.discount * next_v)
     q = state.critic.apply(critic_params, batch.obs, unit_action(state, batch.action))
     loss = 0.5 * jnp.mean(jnp.sum((q - target) ** 2, axis=0))
@@ -125,7 +135,7 @@ def actor_loss(actor_params, state: SACState, obs: jax.Array, key: jax.Array,
     mean, log_std = state.actor.apply(actor_params, obs)
     action, log_prob = networks.tanh_gaussian_sample(mean, log_std, key)
     log_pi = _weighted(log_prob, log_prob_weights)
-    q = state.critic.apply(state.critic_params, obs, action).min(axis=0)
+    q = offpolicy.q_values(state, state.critic_params, obs, action).min(axis=0)
     alpha = jnp.exp(state.log_alpha)
     loss = jnp.mean(alpha * log_pi - q)
     return loss, {"actor_loss": loss, "entropy": -log_pi.mean(), "log_pi": log_pi}

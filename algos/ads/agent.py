@@ -50,7 +50,7 @@ from flax import struct
 
 from algos import ddpg
 from algos.common import hparams as hp_lib
-from algos.common import loop, replay
+from algos.common import loop, offpolicy, replay
 from algos.ads import gaifo, ot_reward, progress
 from envs import datasets
 from envs.core import Environment, EnvSpec
@@ -145,7 +145,8 @@ def rounds(config, num_envs: int, horizon: int) -> int:
 
 
 def updates_per_iteration(config, num_envs: int, horizon: int) -> int:
-    return max(1, round(config.replay_ratio * num_envs * horizon))
+    """Updates after each round of `num_envs` episodes of `horizon` steps."""
+    return offpolicy.updates_per_iteration(config, num_envs, horizon)
 
 
 def episode_costs(episodes: jax.Array, demos: jax.Array, cost: str) -> jax.Array:

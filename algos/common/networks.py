@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -45,7 +45,8 @@ class MLP(nn.Module):
     `hidden_sizes` are the widths of the hidden layers, `out_dim` that of the output.
     Orthogonal initialisation (scale sqrt(2) hidden, `out_scale` last) as in
     PPO implementations, or `initializer="torch"`: PyTorch's default (`TorchDense`);
-    `layer_norm` adds LayerNorm after each hidden layer.
+    `layer_norm` adds LayerNorm after each hidden layer. `dtype` is the dtype the layers
+    compute in (bfloat16 for mixed precision); parameters and the output stay float32.
     """
 
     hidden_sizes: Sequence[int]
@@ -54,6 +55,7 @@ class MLP(nn.Module):
     out_scale: float = 1.0
     layer_norm: bool = False
     initializer: str = "orthogonal"
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -62,14 +64,45 @@ class MLP(nn.Module):
         def dense(width, scale):
             if self.initializer == "torch":
                 return TorchDense(width)
-            return nn.Dense(width, kernel_init=orthogonal(scale))
+            return nn.Dense(width, kernel_init=orthogonal(scale), dtype=self.dtype)
 
         for width in self.hidden_sizes:
             x = dense(width, math.sqrt(2.0))(x)
             if self.layer_norm:
-                x = nn.LayerNorm()(x)
+                x = nn.LayerNorm(dtype=self.dtype)(x)
             x = act(x)
-        return dense(self.out_dim, self.out_scale)(x)
+        return dense(self.out_dim, self.out_scale)(x).astype(jnp.float32)
+
+
+class ResidualMLP(nn.Module):
+    """SimBa's trunk (Lee et al., 2025, *SimBa: Simplicity Bias for Scaling Up Parameters in Deep RL*).
+
+    A linear embedding of width `hidden_sizes[0]`, then one pre-LayerNorm residual block
+    `x + Dense_w(act(Dense_4w(LayerNorm(x))))` per entry of `hidden_sizes`, a last
+    LayerNorm, and the linear output. The skip paths keep the gradient's scale as the
+    network deepens, which is what lets high update-to-data ratios keep learning.
+    """
+
+    hidden_sizes: Sequence[int]
+    out_dim: int
+    activation: str = "relu"
+    out_scale: float = 1.0
+    dtype: Any = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        width = self.hidden_sizes[0]
+        x = nn.Dense(width, kernel_init=orthogonal(1.0), dtype=self.dtype)(x)
+        for _ in self.hidden_sizes:
+            h = nn.LayerNorm(dtype=self.dtype)(x)
+            h = act(nn.Dense(4 * width, kernel_init=nn.initializers.he_normal(), dtype=self.dtype)(h))
+            x = x + nn.Dense(width, kernel_init=nn.initializers.he_normal(), dtype=self.dtype)(h)
+        x = nn.LayerNorm(dtype=self.dtype)(x)
+        return nn.Dense(self.out_dim, kernel_init=orthogonal(self.out_scale), dtype=self.dtype)(x).astype(jnp.float32)
+
+
+TRUNKS = ("mlp", "layernorm", "residual")  # the critic bodies `EnsembleCritic` builds
 
 
 class GaussianActorCritic(nn.Module):
@@ -139,10 +172,11 @@ class TanhGaussianPolicy(nn.Module):
     activation: str = "relu"
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        out = MLP(self.hidden_sizes, 2 * self.action_dim, self.activation, out_scale=0.01)(obs)
+        out = MLP(self.hidden_sizes, 2 * self.action_dim, self.activation, out_scale=0.01, dtype=self.dtype)(obs)
         mean, raw = jnp.split(out, 2, axis=-1)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
         return mean, log_std
@@ -191,41 +225,59 @@ class DeterministicPolicy(nn.Module):
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     feature_dim: int | None = None
+    dtype: Any = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         if self.feature_dim:
             obs = jnp.tanh(nn.LayerNorm()(nn.Dense(self.feature_dim)(obs)))
-        return jnp.tanh(MLP(self.hidden_sizes, self.action_dim, self.activation)(obs))
+        return jnp.tanh(MLP(self.hidden_sizes, self.action_dim, self.activation, dtype=self.dtype)(obs))
 
 
 class EnsembleCritic(nn.Module):
     """`num_critics` independent Q(s, a) MLPs (twin critics by default), one vmapped module.
 
-    Returns Q-values of shape [num_critics, ...]. With `feature_dim`, a DrQ-v2 trunk
-    (Dense -> LayerNorm -> tanh), shared by the critics, embeds the observation
-    before the action is concatenated.
+    Returns Q-values of shape [num_critics, ...], or with `num_atoms` > 1 the logits of a
+    categorical distribution over the fixed support `linspace(v_min, v_max, num_atoms)`
+    (C51, Bellemare et al. 2017), [num_critics, ..., num_atoms]. With `feature_dim`, a
+    DrQ-v2 trunk (Dense -> LayerNorm -> tanh), shared by the critics, embeds the
+    observation before the action is concatenated. `trunk` names each critic's body
+    (see `trunk`); `dtype` the dtype it computes in.
     """
 
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     num_critics: int = 2
     feature_dim: int | None = None
+    trunk: str = "mlp"
+    num_atoms: int = 1
+    v_min: float = -10.0
+    v_max: float = 10.0
+    dtype: Any = None
+
+    @property
+    def distributional(self) -> bool:
+        return self.num_atoms > 1
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         if self.feature_dim:
             obs = jnp.tanh(nn.LayerNorm()(nn.Dense(self.feature_dim)(obs)))
+        body = ResidualMLP if self.trunk == "residual" else MLP
+        extra = {} if self.trunk == "residual" else {"layer_norm": self.trunk == "layernorm"}
+        if self.trunk not in TRUNKS:
+            raise ValueError(f"unknown trunk {self.trunk!r}; expected one of {TRUNKS}")
         ensemble = nn.vmap(
-            MLP,
+            body,
             variable_axes={"params": 0},
             split_rngs={"params": True},
             in_axes=None,
             out_axes=0,
             axis_size=self.num_critics,
         )
-        q = ensemble(self.hidden_sizes, 1, self.activation, name="q")(jnp.concatenate([obs, action], axis=-1))
-        return q[..., 0]
+        q = ensemble(tuple(self.hidden_sizes), self.num_atoms, self.activation, dtype=self.dtype, name="q",
+                     **extra)(jnp.concatenate([obs, action], axis=-1))
+        return q if self.distributional else q[..., 0]
 
 
 def _tanh_gaussian_log_prob_u(u: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:

@@ -23,6 +23,12 @@ buffer (`latest`, `sample`). The hook runs before every iteration's step; see
 
 `ActorCriticState` holds what SAC and DDPG share (actor, critics and their targets, their
 optimisers, the numeric hyperparameters and the counters); each agent's state extends it.
+
+The critic's form is config (`add_critic_config`): a scalar or a categorical (C51) value,
+an MLP, LayerNorm or residual (SimBa) trunk, and the dtype it computes in. With those and
+`num_envs` in the thousands, a large `batch_size` and `updates_per_vector_step`, the same
+agents are FastTD3/FastSAC-style massively parallel learners (Seo et al., 2025), and every
+agent built on them (CIP on SAC, ADS on DDPG) takes the settings through its config.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from algos.common import distributional, loop, networks, optim, replay
 from algos.common import hparams as hp_lib
-from algos.common import loop, optim, replay
 from algos.common.returns import nstep_return
 from envs.core import Environment, EnvSpec, State
 from envs.rollout import Transition, random_policy, rollout_from
@@ -48,8 +54,43 @@ RANGES = {
     "batch_size": R.AT_LEAST_ONE, "nstep": R.AT_LEAST_ONE, "rollout_length": R.AT_LEAST_ONE,
     "replay_ratio": R.POSITIVE, "hidden_sizes": R.AT_LEAST_ONE, "num_critics": R.AT_LEAST_ONE,
     "max_grad_norm": R.NON_NEGATIVE, "actor_lr": R.POSITIVE, "critic_lr": R.POSITIVE, "gamma": R.UNIT,
-    "tau": R.UNIT,
+    "tau": R.UNIT, "num_atoms": R.AT_LEAST_ONE, "v_min": R.ANY, "v_max": R.ANY,
+    "updates_per_vector_step": R.NON_NEGATIVE,
 }
+COMPUTE_DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
+
+
+def add_critic_config(c) -> None:
+    """The critic's form and the update count, shared by every off-policy agent's config (defaults: plain SAC/DDPG)."""
+    c.critic_trunk = "mlp"  # "mlp" | "layernorm" (LayerNorm after each hidden layer) | "residual" (SimBa blocks)
+    c.num_atoms = 1  # 1: a scalar Q; > 1: a categorical (C51) critic over linspace(v_min, v_max, num_atoms)
+    c.v_min = -10.0
+    c.v_max = 110.0  # DMC's rewards are in [0, 1]: a value at gamma 0.99 is at most 100
+    c.compute_dtype = "float32"  # "bfloat16": the networks compute in bfloat16, parameters stay float32
+    # > 0: this many gradient updates per step of the vectorised environment (FastTD3's
+    # `num_updates`), whatever num_envs is; 0: `replay_ratio` updates per environment step
+    c.updates_per_vector_step = 0.0
+
+
+def compute_dtype(config):
+    """The dtype named by `config.compute_dtype` (None: float32)."""
+    name = config.get("compute_dtype", "float32")
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"config.compute_dtype must be one of {sorted(COMPUTE_DTYPES)}, got {name!r}")
+    return COMPUTE_DTYPES[name]
+
+
+def make_critic(config, feature_dim: int | None = None) -> networks.EnsembleCritic:
+    """The critic ensemble `config` describes (see `add_critic_config`)."""
+    critic = networks.EnsembleCritic(
+        tuple(config.hidden_sizes), config.activation, config.num_critics, feature_dim,
+        trunk=config.get("critic_trunk", "mlp"), num_atoms=int(config.get("num_atoms", 1)),
+        v_min=float(config.get("v_min", -10.0)), v_max=float(config.get("v_max", 10.0)), dtype=compute_dtype(config))
+    if critic.trunk not in networks.TRUNKS:
+        raise ValueError(f"config.critic_trunk must be one of {networks.TRUNKS}, got {critic.trunk!r}")
+    if critic.distributional:
+        distributional.support(critic.v_min, critic.v_max, critic.num_atoms)  # refuses an empty support
+    return critic
 
 
 @struct.dataclass
@@ -94,6 +135,15 @@ def unit_action(state: ActorCriticState, action: jax.Array) -> jax.Array:
     return 2.0 * (action - state.action_low) / (state.action_high - state.action_low) - 1.0
 
 
+def q_values(state: ActorCriticState, critic_params, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """Every critic's Q(s, a) [num_critics, B] (a distributional critic's mean); `action` in [-1, 1]."""
+    out = state.critic.apply(critic_params, obs, action)
+    if not state.critic.distributional:
+        return out
+    z = distributional.support(state.critic.v_min, state.critic.v_max, state.critic.num_atoms)
+    return distributional.mean(out, z)
+
+
 @struct.dataclass
 class Carry:
     agent: object
@@ -120,6 +170,28 @@ def nstep_batch(seq: Transition, gamma: jax.Array) -> NStepBatch:
     return NStepBatch(obs=seq.obs[:, 0], action=seq.action[:, 0], reward=g, discount=discount, next_obs=next_obs)
 
 
+def distributional_critic_loss(critic_params, state: ActorCriticState, batch: NStepBatch, next_action: jax.Array,
+                               next_bonus: jax.Array | float = 0.0, reward_scale: jax.Array | float = 1.0
+                               ) -> tuple[jax.Array, dict]:
+    """C51's loss for every critic: the cross-entropy to the projected target distribution.
+
+    The target moves the atoms z to `reward_scale * r + discount * (z + next_bonus)`
+    (`next_bonus` [B]: SAC's -alpha log pi(a'|s'), 0 for DDPG) under the target critic
+    whose mean at (s', a') is lowest, sample by sample (FastTD3's clipped double Q), and
+    projects them back onto z. `next_action` [B, A] is in [-1, 1].
+    """
+    critic = state.critic
+    z = distributional.support(critic.v_min, critic.v_max, critic.num_atoms)
+    next_probs = jax.nn.softmax(critic.apply(state.target_critic_params, batch.next_obs, next_action), axis=-1)
+    lowest = jnp.argmin(next_probs @ z, axis=0)  # [B]: the critic with the lowest mean
+    probs = jnp.take_along_axis(next_probs, lowest[None, :, None], axis=0)[0]  # [B, N]
+    atoms = (reward_scale * batch.reward + batch.discount * next_bonus)[:, None] + batch.discount[:, None] * z
+    target = jax.lax.stop_gradient(distributional.project(atoms, probs, z))
+    logits = critic.apply(critic_params, batch.obs, unit_action(state, batch.action))  # [C, B, N]
+    loss = jnp.mean(jnp.sum(distributional.cross_entropy(logits, target[None]), axis=0))
+    return loss, {"critic_loss": loss, "q": distributional.mean(logits, z).mean()}
+
+
 def check_config(config, num_envs: int | None) -> None:
     if num_envs is None:
         raise ValueError("off-policy agents step a batched environment: envs.make(task, num_envs=N).")
@@ -138,8 +210,12 @@ def num_iterations(config, num_envs: int) -> int:
     return max(1, remaining // (num_envs * config.rollout_length))
 
 
-def updates_per_iteration(config, num_envs: int) -> int:
-    return max(1, round(config.replay_ratio * num_envs * config.rollout_length))
+def updates_per_iteration(config, num_envs: int, steps_per_env: int | None = None) -> int:
+    """Gradient updates after an iteration of `steps_per_env` vectorised steps (default `rollout_length`)."""
+    steps = config.rollout_length if steps_per_env is None else steps_per_env
+    if config.get("updates_per_vector_step", 0):
+        return max(1, round(config.updates_per_vector_step * steps))
+    return max(1, round(config.replay_ratio * num_envs * steps))
 
 
 class Schedule(NamedTuple):
