@@ -90,7 +90,7 @@ def test_distributional_loss_is_the_cross_entropy_to_the_lower_mean_critics_proj
 def test_parallel_settings_refuse_bad_values():
     c = sac.default_config()
     _, spec = envs.make("PointReach", num_envs=2)
-    for field, value, message in [("critic_trunk", "resnet", "critic_trunk"), ("compute_dtype", "fp8", "compute_dtype")]:
+    for field, value, message in [("critic_trunk", "resnet", "unknown critic trunk"), ("compute_dtype", "fp8", "compute_dtype")]:
         bad = sac.default_config()
         bad[field] = value
         with pytest.raises(ValueError, match=message):

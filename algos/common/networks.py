@@ -242,7 +242,7 @@ class EnsembleCritic(nn.Module):
     (C51, Bellemare et al. 2017), [num_critics, ..., num_atoms]. With `feature_dim`, a
     DrQ-v2 trunk (Dense -> LayerNorm -> tanh), shared by the critics, embeds the
     observation before the action is concatenated. `trunk` names each critic's body
-    (see `trunk`); `dtype` the dtype it computes in.
+    (one of `TRUNKS`); `dtype` the dtype it computes in.
     """
 
     hidden_sizes: Sequence[int] = (256, 256)
@@ -263,10 +263,10 @@ class EnsembleCritic(nn.Module):
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         if self.feature_dim:
             obs = jnp.tanh(nn.LayerNorm()(nn.Dense(self.feature_dim)(obs)))
+        if self.trunk not in TRUNKS:
+            raise ValueError(f"unknown critic trunk {self.trunk!r}; expected one of {TRUNKS}")
         body = ResidualMLP if self.trunk == "residual" else MLP
         extra = {} if self.trunk == "residual" else {"layer_norm": self.trunk == "layernorm"}
-        if self.trunk not in TRUNKS:
-            raise ValueError(f"unknown trunk {self.trunk!r}; expected one of {TRUNKS}")
         ensemble = nn.vmap(
             body,
             variable_axes={"params": 0},

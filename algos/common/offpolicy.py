@@ -60,21 +60,33 @@ RANGES = {
 COMPUTE_DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
 
 
-def add_critic_config(c) -> None:
-    """The critic's form and the update count, shared by every off-policy agent's config (defaults: plain SAC/DDPG)."""
-    c.critic_trunk = "mlp"  # "mlp" | "layernorm" (LayerNorm after each hidden layer) | "residual" (SimBa blocks)
-    c.num_atoms = 1  # 1: a scalar Q; > 1: a categorical (C51) critic over linspace(v_min, v_max, num_atoms)
-    c.v_min = -10.0
-    c.v_max = 110.0  # DMC's rewards are in [0, 1]: a value at gamma 0.99 is at most 100
-    c.compute_dtype = "float32"  # "bfloat16": the networks compute in bfloat16, parameters stay float32
+# The critic's form and the update count, in every off-policy agent's config; these
+# defaults are plain SAC/DDPG (a config saved before they existed reads them from here).
+CRITIC_DEFAULTS = {
+    "critic_trunk": "mlp",  # "mlp" | "layernorm" (LayerNorm after each hidden layer) | "residual" (SimBa blocks)
+    "num_atoms": 1,  # 1: a scalar Q; > 1: a categorical (C51) critic over linspace(v_min, v_max, num_atoms)
+    "v_min": -10.0,
+    "v_max": 110.0,  # DMC's rewards are in [0, 1]: a value at gamma 0.99 is at most 100
+    "compute_dtype": "float32",  # "bfloat16": the networks compute in bfloat16, parameters stay float32
     # > 0: this many gradient updates per step of the vectorised environment (FastTD3's
     # `num_updates`), whatever num_envs is; 0: `replay_ratio` updates per environment step
-    c.updates_per_vector_step = 0.0
+    "updates_per_vector_step": 0.0,
+}
+
+
+def add_critic_config(c) -> None:
+    """Adds `CRITIC_DEFAULTS` to an agent's config."""
+    for key, value in CRITIC_DEFAULTS.items():
+        c[key] = value
+
+
+def _critic_setting(config, key: str):
+    return config.get(key, CRITIC_DEFAULTS[key])
 
 
 def compute_dtype(config):
     """The dtype named by `config.compute_dtype` (None: float32)."""
-    name = config.get("compute_dtype", "float32")
+    name = _critic_setting(config, "compute_dtype")
     if name not in COMPUTE_DTYPES:
         raise ValueError(f"config.compute_dtype must be one of {sorted(COMPUTE_DTYPES)}, got {name!r}")
     return COMPUTE_DTYPES[name]
@@ -84,10 +96,9 @@ def make_critic(config, feature_dim: int | None = None) -> networks.EnsembleCrit
     """The critic ensemble `config` describes (see `add_critic_config`)."""
     critic = networks.EnsembleCritic(
         tuple(config.hidden_sizes), config.activation, config.num_critics, feature_dim,
-        trunk=config.get("critic_trunk", "mlp"), num_atoms=int(config.get("num_atoms", 1)),
-        v_min=float(config.get("v_min", -10.0)), v_max=float(config.get("v_max", 10.0)), dtype=compute_dtype(config))
-    if critic.trunk not in networks.TRUNKS:
-        raise ValueError(f"config.critic_trunk must be one of {networks.TRUNKS}, got {critic.trunk!r}")
+        trunk=_critic_setting(config, "critic_trunk"), num_atoms=int(_critic_setting(config, "num_atoms")),
+        v_min=float(_critic_setting(config, "v_min")), v_max=float(_critic_setting(config, "v_max")),
+        dtype=compute_dtype(config))
     if critic.distributional:
         distributional.support(critic.v_min, critic.v_max, critic.num_atoms)  # refuses an empty support
     return critic
@@ -213,7 +224,7 @@ def num_iterations(config, num_envs: int) -> int:
 def updates_per_iteration(config, num_envs: int, steps_per_env: int | None = None) -> int:
     """Gradient updates after an iteration of `steps_per_env` vectorised steps (default `rollout_length`)."""
     steps = config.rollout_length if steps_per_env is None else steps_per_env
-    if config.get("updates_per_vector_step", 0):
+    if _critic_setting(config, "updates_per_vector_step"):
         return max(1, round(config.updates_per_vector_step * steps))
     return max(1, round(config.replay_ratio * num_envs * steps))
 

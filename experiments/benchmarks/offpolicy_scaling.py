@@ -50,6 +50,7 @@ def parallel_config(batch_size: int, updates_per_vector_step: float, compute_dty
 
 def time_chunk(config, task: str, num_envs: int, iterations: int) -> dict:
     """Env steps/s and updates/s of `iterations` compiled training iterations with `num_envs` environments."""
+    config = config.copy_and_resolve_references()
     config.learning_starts = max(config.batch_size, 4 * num_envs)
     config.total_env_steps = 10**9  # only the buffer's size depends on it: set by replay_capacity below
     config.replay_capacity = num_envs * max(64, iterations + 8)
