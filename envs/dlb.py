@@ -272,3 +272,91 @@ class DynamicalLinearBandit(Environment):
         hidden = Hidden(x=inst.A @ h.x + inst.B @ u + eta, mean_x=inst.A @ h.mean_x + inst.B @ u, t=h.t + 1,
                         noise_key=h.noise_key)
         return state.replace(inner=hidden, reward=reward, metrics={"expected_reward": expected})
+
+
+@struct.dataclass
+class HeldTransitions:
+    """A DLB's exact transitions over l = 0..L rounds of one held action, each [L + 1, n, n]:
+    `power[l]` = A^l, `sum_powers[l]` = P_l = sum_{k<l} A^k, `sum_sums[l]` = sum_{k<l} P_k, and
+    `noise_root[l]` R_l with R_l R_l^T = sum_{k<l} A^k A^kT (the state noise over l rounds, per unit std)."""
+
+    power: jax.Array
+    sum_powers: jax.Array
+    sum_sums: jax.Array
+    noise_root: jax.Array
+
+
+def held_transitions(instance: DLBInstance, max_rounds: int) -> HeldTransitions:
+    """`HeldTransitions` for holds of up to `max_rounds` rounds; jit- and vmap-able over instances."""
+    A = jnp.asarray(instance.A)
+    n = A.shape[-1]
+    eye = jnp.eye(n, dtype=A.dtype)
+
+    def step(c, _):
+        power, sum_powers, sum_sums, cov = c
+        nxt = (A @ power, sum_powers + power, sum_sums + sum_powers, cov + power @ power.T)
+        return nxt, c
+
+    _, (power, sum_powers, sum_sums, cov) = jax.lax.scan(
+        step, (eye, 0 * eye, 0 * eye, 0 * eye), None, length=max_rounds + 1)
+    # cov_l >= I for l >= 1, so its Cholesky factor exists; cov_0 = 0 gets a zero root.
+    safe = jnp.where(jnp.arange(max_rounds + 1)[:, None, None] == 0, eye, cov)
+    root = jnp.linalg.cholesky(safe) * (jnp.arange(max_rounds + 1) > 0)[:, None, None]
+    return HeldTransitions(power=power, sum_powers=sum_powers, sum_sums=sum_sums, noise_root=root)
+
+
+@struct.dataclass
+class HeldState:
+    """A DLB between holds, for simulating whole holds of one action at once (`hold`)."""
+
+    m: jax.Array  # [n] the next round's state without that round's incoming noise: x_t - eta_{t-1}
+    mean_x: jax.Array  # [n] E[x_t] given the actions so far
+    noise_key: jax.Array
+
+
+def held_reset(instance: DLBInstance, key: jax.Array) -> HeldState:
+    x0 = jnp.asarray(instance.x0, float)
+    return HeldState(m=x0, mean_x=x0, noise_key=key)
+
+
+def held_noise(instance: DLBInstance, state: HeldState, first_round: jax.Array, holds: int) -> jax.Array:
+    """Standard normals [holds, n + 1] for `holds` consecutive holds from round `first_round`, in one draw.
+
+    A function of (key, first_round) only. Drawn in float32 (then widened): the noise needs no more
+    precision, and float32 normals cost half as much as float64 ones on a CPU.
+    """
+    n = np.shape(instance.A)[-1]
+    z = jax.random.normal(jax.random.fold_in(state.noise_key, first_round), (holds, n + 1), jnp.float32)
+    return z.astype(state.m.dtype)
+
+
+def hold(instance: DLBInstance, tables: HeldTransitions, state: HeldState, u: jax.Array, first_round: jax.Array,
+         rounds: jax.Array, noise: jax.Array) -> tuple[HeldState, jax.Array, jax.Array]:
+    """Play the action u [d] for `rounds` (>= 0) rounds from round `first_round` at once, exactly in distribution.
+
+    Only the last round's reward is drawn, with the state at that round: x_{t1} = A^(l-1) m + P_(l-1) B u
+    + (the l state noises since the last draw, one Gaussian of covariance sigma^2 sum_{k<l} A^k A^kT; l - 1
+    of them in the first hold, as x_0 has none). The expected rewards of every round of the hold are
+    summed in closed form: sum_t E[y_t] = <omega, P_l E[x_t0] + Q_l B u> + l <theta, u>.
+    Returns (state after the hold, the last round's reward [], the hold's sum of expected rewards []).
+    A hold of 0 rounds changes nothing. `noise` [n + 1]: standard normals (a row of `held_noise`);
+    they are not the per-round simulation's (`DynamicalLinearBandit`), only of the same distribution.
+    The rounds are arguments, not state, so that runs which share a schedule index the tables once,
+    not once per run.
+    """
+    inst = instance
+    rounds = jnp.asarray(rounds, jnp.int32)
+    last = jnp.maximum(rounds - 1, 0)
+    Bu = inst.B @ u
+    z = noise
+    noise_terms = rounds - (first_round == 0).astype(jnp.int32)  # x_0 carries no incoming noise
+    x_last = (tables.power[last] @ state.m + tables.sum_powers[last] @ Bu
+              + inst.state_noise_std * tables.noise_root[jnp.maximum(noise_terms, 0)] @ z[1:])
+    reward = inst.omega @ x_last + inst.theta @ u + inst.reward_noise_std * z[0]
+    expected_sum = (inst.omega @ (tables.sum_powers[rounds] @ state.mean_x + tables.sum_sums[rounds] @ Bu)
+                    + rounds * (inst.theta @ u))
+    played = rounds > 0
+    new = HeldState(m=jnp.where(played, inst.A @ x_last + Bu, state.m),
+                    mean_x=tables.power[rounds] @ state.mean_x + tables.sum_powers[rounds] @ Bu,
+                    noise_key=state.noise_key)
+    return new, reward, expected_sum

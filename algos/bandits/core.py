@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +24,10 @@ class BanditAgent(NamedTuple):
     # False: `act` ignores its key, so no key is split per round (a hash less per run-round;
     # the results are the same, as the key never reaches them).
     acts_at_random: bool = True
+    # For agents that hold their arm between known rounds (DynLin-UCB's block ends): params -> the
+    # rounds [M] after which the arm may change (host NumPy; entries >= the horizon are padding).
+    # `run_many(simulate="holds")` then plays each hold at once (`dlb.hold`). None: any round.
+    decision_rounds: Callable[[Params], np.ndarray] | None = None
 
 
 class RunResult(NamedTuple):
@@ -81,6 +86,87 @@ def advance(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, refer
     return carry, RunResult(regret=regret, steady_regret=steady, arm_counts=carry.arm_counts)
 
 
+class HoldSchedule(NamedTuple):
+    """The holds of a run, by chunk and group: `lengths` [C, N, G] rounds per hold (0: padding) and
+    `segment` [C, N], the chunk-local segment each group of G holds lies in."""
+
+    lengths: np.ndarray
+    segment: np.ndarray
+
+
+def hold_schedule(decision_rounds: np.ndarray, horizon: int, segments: int, chunks: int = 1,
+                  group: int | None = None) -> HoldSchedule:
+    """The holds that play `horizon` rounds: one ends at each decision round and at each segment's last
+    round, so that every segment's regret is a sum over whole holds. Each segment's holds are padded
+    to whole groups of `group` (default: a power of two up to 64 near the median holds per segment,
+    so that padding stays small), and each chunk to the same number of groups.
+    """
+    if horizon % segments or segments % chunks:
+        raise ValueError(f"horizon {horizon} must divide into segments {segments}, and those into chunks {chunks}")
+    per = horizon // segments
+    rounds = np.asarray(decision_rounds, np.int64)
+    ends = np.union1d(rounds[(rounds >= 0) & (rounds < horizon)], np.arange(1, segments + 1) * per - 1)
+    lengths = np.diff(ends, prepend=-1)
+    which = ends // per
+    counts = np.bincount(which, minlength=segments)
+    if group is None:
+        group = int(2 ** np.floor(np.log2(max(1.0, min(64.0, float(np.median(counts)))))))
+    groups = -(-counts // group)  # per segment
+    rows = [np.pad(lengths[which == k], (0, groups[k] * group - counts[k])).reshape(-1, group)
+            for k in range(segments)]
+    per_chunk = segments // chunks
+    width = max(groups.reshape(chunks, per_chunk).sum(1))
+    out = np.zeros((chunks, width, group), np.int32)
+    seg = np.full((chunks, width), per_chunk - 1, np.int32)  # padding groups (all zeros) count nowhere
+    for j in range(chunks):
+        block = np.concatenate(rows[j * per_chunk:(j + 1) * per_chunk])
+        out[j, :len(block)] = block
+        seg[j, :len(block)] = np.repeat(np.arange(per_chunk), groups[j * per_chunk:(j + 1) * per_chunk])
+    return HoldSchedule(lengths=out, segment=seg)
+
+
+def advance_holds(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, reference_arms: jax.Array,
+                  carry: Carry, lengths: jax.Array, segment: jax.Array, first_round: jax.Array,
+                  segments: int, max_hold: int) -> tuple[Carry, RunResult]:
+    """`advance` for an agent with `decision_rounds`, one hold at a time from round `first_round`:
+    one chunk of a `hold_schedule` (`lengths` [N, G], `segment` [N]; holds <= `max_hold` rounds),
+    summed into `segments` per-segment regrets; `carry.env_state` is a `dlb.HeldState`.
+
+    The same algorithm on the same instance, exactly in distribution (its rewards are drawn only
+    where the agent reads them, at a hold's last round), and the exact regrets of the arms it
+    plays; not the same random numbers as `advance`. The noise of a group of holds is one draw.
+    """
+    chex.assert_rank(lengths, 2)
+    chex.assert_shape(segment, lengths.shape[:1])
+    tables = dlb.held_transitions(instance, max_hold)
+    best = dlb.optimum(instance, reference_arms)
+    arms = jnp.asarray(params.arms, float)
+    values = arms @ dlb.markov_parameter(instance)
+
+    def one_hold(c: Carry, hold):
+        t0, rounds, noise = hold
+        key, k_act = jax.random.split(c.key) if agent.acts_at_random else (c.key, c.key)
+        arm = agent.act(params, c.agent_state, t0, k_act).astype(jnp.int32)
+        env_state, reward, expected = dlb.hold(instance, tables, c.env_state, arms[arm], t0, rounds, noise)
+        state = agent.update(params, c.agent_state, t0 + jnp.maximum(rounds - 1, 0), arm, reward)
+        state = jax.tree.map(lambda a, b: jnp.where(rounds > 0, a, b), state, c.agent_state)  # padding: no-op
+        regrets = (rounds * best.value - expected, rounds * (best.value - values[arm]))
+        pulled = rounds * (jnp.arange(c.arm_counts.shape[0]) == arm).astype(c.arm_counts.dtype)
+        return Carry(state, env_state, key, c.arm_counts + pulled), regrets
+
+    def one_group(c: Carry, holds):
+        first, rounds = holds
+        noise = dlb.held_noise(instance, c.env_state, first[0], rounds.shape[0])
+        c, (regret, steady) = jax.lax.scan(one_hold, c, (first, rounds, noise))
+        return c, (regret.sum(), steady.sum())
+
+    first = jnp.cumsum(lengths.reshape(-1)).reshape(lengths.shape) - lengths + first_round
+    carry, (regret, steady) = jax.lax.scan(one_group, carry, (first, lengths))
+    per_segment = lambda x: jax.ops.segment_sum(x, segment, num_segments=segments)  # noqa: E731
+    return carry, RunResult(regret=per_segment(regret), steady_regret=per_segment(steady),
+                            arm_counts=carry.arm_counts)
+
+
 def run(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, reference_arms: jax.Array,
         env_key: jax.Array, agent_key: jax.Array, horizon: int, segments: int) -> RunResult:
     """One whole run of `horizon` rounds as per-segment regret sums [segments]; jit/vmap-able.
@@ -121,32 +207,67 @@ def trajectory(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, re
 def run_many(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, reference_arms, env_keys: jax.Array,
              agent_keys: jax.Array, horizon: int, segments: int, params_batched: bool = False,
              instance_batched: bool = False, chunks: int = 1,
-             on_chunk: Callable[[int], None] | None = None) -> RunResult:
+             on_chunk: Callable[[int], None] | None = None, simulate: str = "rounds") -> RunResult:
     """`run` vmapped over keys [R] (and params/instance leaves [R, ...] where batched), in float64.
 
     The horizon is played in `chunks` jitted calls (`on_chunk(rounds)` after each, e.g.
     for a progress bar); the result does not depend on `chunks`. Returns NumPy arrays
-    with a leading run axis [R, ...].
+    with a leading run axis [R, ...]. `simulate="holds"` (agents with `decision_rounds` only)
+    plays each of the agent's holds at once (`advance_holds`): the same distribution of
+    results, other random numbers, and far fewer steps for DynLin-UCB.
     """
     if horizon % segments or segments % chunks:
         raise ValueError(f"horizon {horizon} must divide into segments {segments}, and those into chunks {chunks}")
+    if simulate not in ("rounds", "holds"):
+        raise ValueError(f"simulate must be 'rounds' or 'holds', got {simulate!r}")
+    if simulate == "holds" and agent.decision_rounds is None:
+        raise ValueError(f"agent {agent.name!r} has no decision_rounds, so it cannot be simulated by holds")
     with jax.enable_x64(True):
         axes = (0 if params_batched else None, 0 if instance_batched else None)
         ref = jnp.asarray(reference_arms, float)
-        init = jax.jit(jax.vmap(lambda p, i, ke, ka: start(agent, p, i, ref, ke, ka), in_axes=(*axes, 0, 0)))
-        step = jax.jit(jax.vmap(
-            lambda p, i, c: advance(agent, p, i, ref, c, segments // chunks, horizon // segments),
-            in_axes=(*axes, 0)))
+        if simulate == "holds":
+            schedule = _schedules(agent, params, params_batched, len(env_keys), horizon, segments, chunks)
+            max_hold = int(schedule.lengths.max())
+            init = jax.jit(jax.vmap(lambda p, i, ke, ka: start(agent, p, i, ref, ke, ka)._replace(
+                env_state=dlb.held_reset(i, ke)), in_axes=(*axes, 0, 0)))
+            step = jax.jit(jax.vmap(
+                lambda p, i, c, s: advance_holds(agent, p, i, ref, c, *s, segments // chunks, max_hold),
+                in_axes=(*axes, 0, 0 if params_batched else None)))
+            chunk_rounds = horizon // chunks
+            schedules = [(schedule.lengths[..., j, :, :], schedule.segment[..., j, :],
+                          np.full(schedule.segment.shape[:-2], j * chunk_rounds, np.int32)) for j in range(chunks)]
+        else:
+            init = jax.jit(jax.vmap(lambda p, i, ke, ka: start(agent, p, i, ref, ke, ka), in_axes=(*axes, 0, 0)))
+            advance_rounds = jax.jit(jax.vmap(
+                lambda p, i, c: advance(agent, p, i, ref, c, segments // chunks, horizon // segments),
+                in_axes=(*axes, 0)))
+            step = lambda p, i, c, _: advance_rounds(p, i, c)  # noqa: E731
+            schedules = [None] * chunks
         carry = init(params, instance, env_keys, agent_keys)
         parts = []
-        for _ in range(chunks):
-            carry, part = step(params, instance, carry)
+        for chunk_schedule in schedules:
+            carry, part = step(params, instance, carry, chunk_schedule)
             parts.append(jax.device_get(part))
             if on_chunk is not None:
                 on_chunk(horizon // chunks)
         return RunResult(regret=np.concatenate([p.regret for p in parts], axis=1),
                          steady_regret=np.concatenate([p.steady_regret for p in parts], axis=1),
                          arm_counts=np.asarray(parts[-1].arm_counts))
+
+
+def _schedules(agent: BanditAgent, params: Params, params_batched: bool, runs: int, horizon: int,
+               segments: int, chunks: int) -> HoldSchedule:
+    """`hold_schedule` of the params: shared, or per run ([R, ...], one group size, padded alike) if batched."""
+    if not params_batched:
+        return hold_schedule(agent.decision_rounds(params), horizon, segments, chunks)
+    decisions = [agent.decision_rounds(jax.tree.map(lambda x: np.asarray(x)[r], params)) for r in range(runs)]
+    size = min(hold_schedule(d, horizon, segments, chunks).lengths.shape[-1] for d in decisions)
+    rows = [hold_schedule(d, horizon, segments, chunks, size) for d in decisions]
+    width = max(r.segment.shape[-1] for r in rows)
+    pad = lambda r: HoldSchedule(  # noqa: E731
+        np.pad(r.lengths, ((0, 0), (0, width - r.segment.shape[-1]), (0, 0))),
+        np.pad(r.segment, ((0, 0), (0, width - r.segment.shape[-1])), constant_values=segments // chunks - 1))
+    return jax.tree.map(lambda *xs: np.stack(xs), *[pad(r) for r in rows])
 
 
 def cumulative(per_segment: np.ndarray) -> np.ndarray:

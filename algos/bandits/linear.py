@@ -203,4 +203,5 @@ def update(p: LinearParams, s: LinearState, t: jax.Array, arm: jax.Array, reward
     return new.replace(arm=arm, choose=ends_block, block=s.block + ends_block.astype(jnp.int32))
 
 
-AGENT = core.BanditAgent(name="linear_ucb", init=init, act=act, update=update, acts_at_random=False)
+AGENT = core.BanditAgent(name="linear_ucb", init=init, act=act, update=update, acts_at_random=False,
+                         decision_rounds=lambda p: np.asarray(p.block_ends))
