@@ -348,3 +348,105 @@ def _with(c, **overrides):
     c = c.copy_and_resolve_references()
     c.update(overrides)
     return c
+
+
+def test_hold_schedule_ends_holds_at_decisions_and_segment_ends():
+    """Decisions after rounds 0, 1, 2, 9 (and 50, past the horizon); T = 12 in 2 segments of 6: holds of
+    1, 1, 1, 3 rounds in segment 0 and 4, 2 in segment 1; groups of 2 (the median 3 holds rounded down to
+    a power of two); chunk 1 gets an all-padding group so that both chunks have 2 groups."""
+    s = core.hold_schedule(np.array([0, 1, 2, 9, 50]), 12, 2, chunks=2)
+    np.testing.assert_array_equal(s.lengths, [[[1, 1], [1, 3]], [[4, 2], [0, 0]]])
+    np.testing.assert_array_equal(s.segment, [[0, 0], [0, 0]])
+    one = core.hold_schedule(np.array([0, 1, 2, 9]), 12, 2, group=4)
+    np.testing.assert_array_equal(one.lengths, [[[1, 1, 1, 3], [4, 2, 0, 0]]])
+    np.testing.assert_array_equal(one.segment, [[0, 1]])
+    with pytest.raises(ValueError, match="must divide into segments"):
+        core.hold_schedule(np.array([3]), 12, 5)
+
+
+def test_a_hold_is_its_rounds_in_distribution():
+    """Two holds (e0 for rounds 0-4 from x0 != 0, then e1 for rounds 5-7), simulated whole by `dlb.hold`
+    and round by round by the environment over 20,000 noise keys each: the rewards the agent reads
+    (rounds 4 and 7) must agree in mean, std and correlation, and the holds' sums of expected rewards
+    must equal the per-round sums exactly."""
+    instance = dlb.make_instance(np.array([[0.9, 0.1], [0.0, 0.5]]), np.array([[0.2, 1.0], [1.0, -0.3]]),
+                                 theta=np.array([0.3, -0.2]), omega=np.array([1.0, 1.0]), x0=np.array([1.0, -0.5]),
+                                 state_noise_std=0.3, reward_noise_std=0.05)  # the state's noise dominates
+    arms = np.eye(2)
+    holds = ((0, 5, 0), (5, 3, 1))  # (first round, rounds, arm)
+    draws = 20_000
+    with jax.enable_x64(True):
+        env = dlb.DynamicalLinearBandit(instance, arms)
+        tables = dlb.held_transitions(instance, 8)
+
+        def by_rounds(key):
+            plan = jnp.asarray([0] * 5 + [1] * 3)
+
+            def step(s, arm):
+                s = env.step(s, jnp.asarray(arms, float)[arm])
+                return s, (s.reward, s.metrics["expected_reward"])
+
+            return jax.lax.scan(step, env.reset(key), plan)[1]
+
+        def by_holds(key):
+            state, out = dlb.held_reset(instance, key), []
+            for first, rounds, arm in holds:
+                noise = dlb.held_noise(instance, state, jnp.asarray(first), 1)[0]
+                state, reward, expected = dlb.hold(instance, tables, state, jnp.asarray(arms[arm], float),
+                                                   jnp.asarray(first), jnp.asarray(rounds), noise)
+                out.append((reward, expected))
+            return jnp.stack([o[0] for o in out]), jnp.stack([o[1] for o in out])
+
+        keys = jax.random.split(jax.random.PRNGKey(0), draws)
+        rewards, expected = jax.jit(jax.vmap(by_rounds))(keys)
+        held_rewards, held_expected = jax.jit(jax.vmap(by_holds))(jax.random.split(jax.random.PRNGKey(1), draws))
+    rounds_rewards = np.asarray(rewards)[:, [4, 7]]
+    held_rewards = np.asarray(held_rewards)
+    np.testing.assert_allclose(np.asarray(held_expected[0]),
+                               [np.asarray(expected[0, :5]).sum(), np.asarray(expected[0, 5:]).sum()], rtol=1e-12)
+    se = np.sqrt(rounds_rewards.var(0) / draws + held_rewards.var(0) / draws)
+    assert (np.abs(rounds_rewards.mean(0) - held_rewards.mean(0)) < 4 * se).all()
+    np.testing.assert_allclose(held_rewards.std(0), rounds_rewards.std(0), rtol=0.03)
+    corr = lambda r: np.corrcoef(r.T)[0, 1]  # noqa: E731  the two rewards share the state's noise
+    assert abs(corr(rounds_rewards)) > 0.1
+    assert abs(corr(held_rewards) - corr(rounds_rewards)) < 0.04
+
+
+def test_holds_give_the_rounds_regrets_without_noise():
+    """On a noise-free instance DynLin-UCB is deterministic, so simulating by holds (in 2 chunks) must give
+    the per-round simulation's regrets and arm counts."""
+    instance = dlb.random_instance(1, 3, 3, 0.8, noise_std=0.0)
+    arms = dlb.budget_arms()
+    horizon = 2000
+    p = linear.params(instance, arms, horizon, lam=1.0, sigma=0.01)
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    by_rounds = core.run_many(linear.AGENT, p, instance, arms, keys, keys, horizon, 10)
+    by_holds = core.run_many(linear.AGENT, p, instance, arms, keys, keys, horizon, 10, simulate="holds", chunks=2)
+    np.testing.assert_allclose(by_holds.regret, by_rounds.regret, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(by_holds.steady_regret, by_rounds.steady_regret, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(by_holds.arm_counts, by_rounds.arm_counts)
+    assert len(set(np.argmax(by_rounds.arm_counts, 1))) >= 1 and (by_rounds.arm_counts > 0).sum() > 3
+
+
+def test_holds_give_the_rounds_regret_distribution(slow_dynamics):
+    """With noise the two simulations use other random numbers: DynLin-UCB's final regrets over 400 runs
+    must come from the same distribution (two-sample KS, fixed keys) with means within 4 standard errors."""
+    from scipy import stats
+
+    instance, arms = slow_dynamics
+    horizon, runs = 2000, 400
+    p = linear.params(instance, arms, horizon, lam=1.0)
+    keys = jax.random.split(jax.random.PRNGKey(7), runs)
+    final = {simulate: core.cumulative(core.run_many(linear.AGENT, p, instance, arms, keys, keys, horizon, 10,
+                                                     simulate=simulate).regret)[:, -1]
+             for simulate in ("rounds", "holds")}
+    # the regrets take few values (the block's arms), summed in another order by each: round off the last bits
+    a, b = np.round(final["rounds"], 6), np.round(final["holds"], 6)
+    assert a.std() > 1.0  # the regrets do vary from run to run
+    assert stats.ks_2samp(a, b).pvalue > 1e-3, (a.mean(), b.mean())
+    assert abs(a.mean() - b.mean()) < 4 * np.sqrt(a.var() / runs + b.var() / runs)
+    with pytest.raises(ValueError, match="has no decision_rounds"):
+        core.run_many(classic.EXP3, classic.exp3_params(instance, arms, horizon, batched=True), instance, arms,
+                      keys[:2], keys[:2], horizon, 10, simulate="holds")
+    with pytest.raises(ValueError, match="simulate must be 'rounds' or 'holds'"):
+        core.run_many(linear.AGENT, p, instance, arms, keys[:2], keys[:2], horizon, 10, simulate="blocks")
