@@ -329,6 +329,7 @@ def test_rho_map_runs_each_instance_as_it_would_run_alone(tmp_path):
     c = rho_map_config.get_config()
     c.rhos, c.instances, c.horizon, c.segments, c.chunks = (0.3, 0.8), 2, 400, 10, 1
     c.methods, c.radius_scales, c.workdir = "dynlin_ucb_1", (0.5,), str(tmp_path)
+    c.simulate = "rounds"  # the same random numbers batched and alone (holds draw theirs by batch's groups)
     frame = rho_map.run(c, progress=False)
     assert len(frame) == 2 * 4 and set(frame["method"]) == {"dynlin_ucb_1", "dynlin_ucb_1_x0.5"}
     found, _, arms = rho_map.instances(c)
@@ -450,3 +451,31 @@ def test_holds_give_the_rounds_regret_distribution(slow_dynamics):
                       keys[:2], keys[:2], horizon, 10, simulate="holds")
     with pytest.raises(ValueError, match="simulate must be 'rounds' or 'holds'"):
         core.run_many(linear.AGENT, p, instance, arms, keys[:2], keys[:2], horizon, 10, simulate="blocks")
+
+
+def test_batched_holds_of_different_rho_give_each_instance_its_rounds_regrets_without_noise():
+    """Noise-free instances of rho 0.5 and 0.9 (block schedules of different lengths, padded, one group size)
+    simulated by holds in one program give the regrets each gets alone round by round; and the driver
+    simulates by holds only the agents that hold their arm."""
+    from experiments.dlb import main as dlb_main
+
+    horizon = 1000
+    instances = [dlb.random_instance(s, 2, 2, rho=r, noise_std=0.0) for s, r in ((0, 0.5), (1, 0.9))]
+    arms = np.eye(2)
+    longest = max(len(core.block_ends(dlb.spectral_radius(i.A), horizon)) for i in instances)
+    params = [linear.params(i, arms, horizon, sigma=0.01, pad_to=longest) for i in instances]
+    stacked = jax.tree.map(lambda *x: np.stack(x), *params)
+    keys = jax.random.split(jax.random.PRNGKey(2), 2)
+    batched = core.run_many(linear.AGENT, stacked, dlb.stack(instances), arms, keys, keys, horizon, 10,
+                            params_batched=True, instance_batched=True, simulate="holds")
+    for i in range(2):
+        alone = core.run_many(linear.AGENT, params[i], instances[i], arms, keys[i:i + 1], keys[i:i + 1], horizon, 10)
+        np.testing.assert_allclose(batched.regret[i], alone.regret[0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(batched.arm_counts[i], alone.arm_counts[0])
+    linucb = linear.params(instances[0], arms, horizon, radius="linucb", blocks=False)
+    assert dlb_main.simulation("holds", linear.AGENT, stacked, horizon) == "holds"
+    assert dlb_main.simulation("holds", linear.AGENT, linucb, horizon) == "rounds"  # one-round blocks
+    assert dlb_main.simulation("holds", classic.EXP3, None, horizon) == "rounds"
+    assert dlb_main.simulation("rounds", linear.AGENT, params[0], horizon) == "rounds"
+    with pytest.raises(ValueError, match="config.simulate must be"):
+        dlb_main.simulation("hold", linear.AGENT, params[0], horizon)

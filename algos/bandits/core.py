@@ -214,7 +214,9 @@ def run_many(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, refe
     for a progress bar); the result does not depend on `chunks`. Returns NumPy arrays
     with a leading run axis [R, ...]. `simulate="holds"` (agents with `decision_rounds` only)
     plays each of the agent's holds at once (`advance_holds`): the same distribution of
-    results, other random numbers, and far fewer steps for DynLin-UCB.
+    results, other random numbers, and far fewer steps for DynLin-UCB. Its random numbers are drawn
+    per group of holds, so a run's results under holds also depend on the runs batched with it
+    (batched params share one group size); under rounds they do not.
     """
     if horizon % segments or segments % chunks:
         raise ValueError(f"horizon {horizon} must divide into segments {segments}, and those into chunks {chunks}")

@@ -7,7 +7,8 @@ recorded round; both the paper's expected regret and the official code's steady-
 regret), `regret.png` (mean and standard error over trials, as the paper plots),
 `table.md` (regret at T), `summary.json`, and with `slope_horizons` set, `slope.json`
 and `slope.png` (DynLin-UCB's final regret against T on log-log axes, fitted slope).
-Each trial uses the same noise for every method (common random numbers).
+Each trial uses the same noise for every method (common random numbers), unless
+`--config.simulate=holds` plays DynLin-UCB's blocks whole (same distribution, other noise).
 """
 
 from __future__ import annotations
@@ -107,7 +108,21 @@ def run_method(name: str, c: ml_collections.ConfigDict, instance, arms, horizon:
     segments = min(c.segments, cfg.horizon)
     chunks = c.chunks if segments % c.chunks == 0 else 1
     return core.run_many(agent, params, instance, arms, env_keys, agent_keys, cfg.horizon, segments,
-                         chunks=chunks, on_chunk=(lambda n: bar.update(n * c.trials)) if bar else None)
+                         chunks=chunks, on_chunk=(lambda n: bar.update(n * c.trials)) if bar else None,
+                         simulate=simulation(c.simulate, agent, params, cfg.horizon))
+
+
+def simulation(simulate: str, agent: core.BanditAgent, params, horizon: int) -> str:
+    """`simulate` for this agent: "holds" only where asked and the agent does hold its arm for blocks
+    (LinUCB's one-round blocks gain nothing), else "rounds"."""
+    if simulate not in ("rounds", "holds"):
+        raise ValueError(f"config.simulate must be 'rounds' or 'holds', got {simulate!r}")
+    if simulate == "holds" and agent.decision_rounds is not None:
+        decisions = np.asarray(agent.decision_rounds(params))  # [M], or [R, M] for batched params
+        per_run = np.count_nonzero(decisions < horizon) / max(1, decisions.size // max(1, decisions.shape[-1]))
+        if per_run < horizon / 2:
+            return "holds"
+    return "rounds"
 
 
 def regret_frame(results: dict[str, core.RunResult], horizon: int) -> pd.DataFrame:

@@ -99,7 +99,8 @@ def run(c: ml_collections.ConfigDict, progress: bool = True) -> pd.DataFrame:
         agent_keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(c.seed), 1 + k), len(found))
         r = core.run_many(agent, params, stacked, arms, env_keys, agent_keys, c.horizon, c.segments,
                           params_batched=True, instance_batched=True, chunks=c.chunks,
-                          on_chunk=lambda n: bar.update(n * len(found)))
+                          on_chunk=lambda n: bar.update(n * len(found)),
+                          simulate=dlb_main.simulation(c.simulate, agent, params, c.horizon))
         cum = core.cumulative(r.regret)
         rows.append(pd.DataFrame({
             "method": name, "label": label, "rho": rho, "instance": np.arange(len(found)) % c.instances,

@@ -19,6 +19,10 @@ def dlb_config() -> ml_collections.ConfigDict:
     c.segments = 1000  # regret is recorded every horizon / segments rounds
     c.chunks = 10  # jitted calls per method (progress-bar ticks)
     c.seed = 0
+    # "holds": the methods that hold an arm for blocks (DynLin-UCB) play each block at once
+    # (`core.run_many(simulate="holds")`): the same distribution of results in fewer steps, but
+    # other random numbers than the per-round baselines (no common random numbers with them).
+    c.simulate = "rounds"
     c.methods = ("clairvoyant,dynlin_ucb_1,dynlin_ucb_logT,linucb_1,linucb_logT,dlinucb_1,dlinucb_logT,"
                  "ar2,exp3,batch_exp3,random")
     c.expert = ()  # a fixed allocation (proportions), for the `expert` method
