@@ -90,6 +90,12 @@ def _control_range(base) -> tuple[float, float]:
     return low, high
 
 
+def physics_data(inner):
+    """The MJX `Data` inside a backend's state (Playground's `data`, Brax's `pipeline_state`)."""
+    data = getattr(inner, "data", None)
+    return data if data is not None else inner.pipeline_state
+
+
 def mujoco_model(env: Environment):
     """The `mujoco.MjModel` underneath a (wrapped) physics environment."""
     base = env.unwrapped

@@ -65,6 +65,7 @@ class EnvSpec:
       action_repeat: how many base steps one agent step lasts.
       control_dt: seconds of simulated time per agent step (base dt x action_repeat).
       num_envs: leading batch size of `State` leaves, or None when unbatched.
+      obs_dtype: "float32" (states) or "uint8" (pixels, [H, W, 3 x frame stack]).
     """
 
     name: str
@@ -76,6 +77,7 @@ class EnvSpec:
     action_repeat: int
     control_dt: float
     num_envs: int | None = None
+    obs_dtype: str = "float32"
 
     @property
     def max_episode_steps(self) -> int:

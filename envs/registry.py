@@ -38,7 +38,13 @@ WRAPPER_DEFAULTS: dict[str, Any] = {
     "reset_mode": "full",  # "full" | "cached" | "none", see wrappers.AutoReset
     "num_envs": None,  # None: unbatched; N: vmapped over N copies
     "normalize_obs": False,  # running mean/var normalisation held in the state
+    "obs": "state",  # "state" | "pixels": frames rendered by envs.render (MuJoCo tasks)
+    "size": None,  # pixels: square frame size (default 64)
+    "camera": None,  # pixels: camera index or name (default: the papers' camera, envs.render.default_camera)
+    "frame_stack": None,  # pixels: frames stacked on the channel axis (default 1)
+    "depth": None,  # pixels: also the newest frame's depth, in info["depth"] (default False)
 }
+PIXEL_SETTINGS = {"size": 64, "camera": None, "frame_stack": 1, "depth": False}
 
 
 def playground_tasks() -> tuple[str, ...]:
@@ -91,6 +97,14 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
         listing = "; ".join(f"{src}: {', '.join(names)}" for src, names in groups.items())
         raise ValueError(f"unknown task {name!r}.{hint} Known tasks — {listing}")
 
+    if wrapper_cfg["obs"] not in ("state", "pixels"):
+        raise ValueError(f"obs must be 'state' or 'pixels', got {wrapper_cfg['obs']!r}")
+    if wrapper_cfg["obs"] == "state":
+        stray = sorted(k for k in PIXEL_SETTINGS if wrapper_cfg[k] is not None)
+        if stray:
+            raise ValueError(f"{name}: {stray} apply to obs='pixels' only")
+    elif wrapper_cfg["normalize_obs"]:
+        raise ValueError(f"{name}: normalize_obs is for state observations; pixels are uint8 frames")
     # None means the task's own value; anything else must be a count (0 is not "the default")
     for key in ("episode_length", "action_repeat", "num_envs"):
         value = wrapper_cfg[key]
@@ -101,6 +115,9 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
     env: Environment = base
     env = wrappers.ActionRepeat(env, action_repeat)
     env = wrappers.EpisodeLimit(env, episode_length)
+    if wrapper_cfg["obs"] == "pixels":
+        pixels = {k: PIXEL_SETTINGS[k] if wrapper_cfg[k] is None else wrapper_cfg[k] for k in PIXEL_SETTINGS}
+        env = wrappers.PixelObservation(env, _renderer(name, base, pixels), pixels["frame_stack"])
     if wrapper_cfg["num_envs"] is not None:
         env = wrappers.VmapWrapper(env, wrapper_cfg["num_envs"])
     env = wrappers.AutoReset(env, wrapper_cfg["reset_mode"])
@@ -108,6 +125,18 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
     if wrapper_cfg["normalize_obs"]:
         env = wrappers.NormalizeObservation(env)
     return env, env.spec
+
+
+def _renderer(name: str, base: Environment, pixels: dict):
+    """The task's `envs.render.Renderer` (MuJoCo tasks only; the papers' camera unless one is named)."""
+    from envs import render
+    from envs.backends import _mj_model
+
+    mj_model = _mj_model(base.base) if isinstance(base, BackendEnv) else None
+    if mj_model is None:
+        raise render.RenderError(f"{name} is not a MuJoCo task, so it has no camera to give pixel observations")
+    camera = render.default_camera(body(name)) if pixels["camera"] is None else pixels["camera"]
+    return render.Renderer(mj_model, camera, pixels["size"], bool(pixels["depth"]), task=name)
 
 
 def _refuse_unknown(name: str, overrides: dict, accepted: set[str]) -> None:

@@ -3,8 +3,8 @@ vmapping and observation normalisation.
 
 `envs.make` stacks them in this order, innermost first:
 
-    backend -> ActionRepeat -> EpisodeLimit -> [VmapWrapper] -> AutoReset
-            -> EpisodeStatistics -> [NormalizeObservation]
+    backend -> ActionRepeat -> EpisodeLimit -> [PixelObservation] -> [VmapWrapper]
+            -> AutoReset -> EpisodeStatistics -> [NormalizeObservation]
 
 Each wrapper is a pure function of its inputs; the objects hold static settings only.
 """
@@ -261,6 +261,54 @@ class EpisodeStatistics(Wrapper):
         }
         info = {**nxt.info, "running_return": ret * (1.0 - done), "running_length": length * (1.0 - done)}
         return nxt.replace(metrics=metrics, info=info)
+
+
+class PixelObservation(Wrapper):
+    """Replace the observation by rendered frames: uint8 [size, size, 3 x frame_stack], oldest first.
+
+    One frame per agent step (outside the action repeat). A reset fills the stack with its
+    first frame, as DrQ-v2 does. The state vector stays in `info["state_obs"]` (and the newest
+    frame's depth in `info["depth"]`, float32 [size, size, 1] metres, with a depth renderer).
+    `renderer` is an `envs.render.Renderer` of the task's model; it batches under the
+    `VmapWrapper` outside (and any vmap over members outside that) into one render call.
+    """
+
+    OWN_INFO = ("state_obs", "depth")
+
+    def __init__(self, env: Environment, renderer, frame_stack: int = 1):
+        super().__init__(env)
+        if isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or frame_stack < 1:
+            raise ValueError(f"frame_stack must be an integer >= 1, got {frame_stack!r}")
+        self.renderer = renderer
+        self.frame_stack = frame_stack
+
+    @property
+    def spec(self) -> EnvSpec:
+        size = self.renderer.size
+        return dataclasses.replace(self.env.spec, obs_shape=(size, size, 3 * self.frame_stack), obs_dtype="uint8")
+
+    def _render(self, state: State):
+        from envs.backends import physics_data
+
+        data = physics_data(state.inner)
+        out = self.renderer(data.qpos, data.mocap_pos, data.mocap_quat)
+        return out if self.renderer.depth else (out, None)
+
+    def _observe(self, state: State, stack: jax.Array | None) -> State:
+        frame, depth = self._render(state)
+        obs = jnp.tile(frame, (1, 1, self.frame_stack)) if stack is None else jnp.concatenate(
+            [stack[..., 3:], frame], axis=-1)
+        info = {**state.info, "state_obs": state.obs}
+        if depth is not None:
+            info["depth"] = depth
+        return state.replace(obs=obs, info=info)
+
+    def reset(self, key: jax.Array) -> State:
+        return self._observe(self.env.reset(key), None)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        inner = self._inward(state).replace(obs=state.info["state_obs"])
+        return self._observe(self.env.step(inner, action), state.obs)
 
 
 class VmapWrapper(Wrapper):
