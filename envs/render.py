@@ -86,19 +86,25 @@ class Renderer:
         self._jax_model = mjx.put_model(mj_model, impl="jax")
         self._warp_model = mjx.put_model(mj_model, impl="warp")
         self._warp_data = mjx.make_data(mj_model, impl="warp")
-        self._contexts: dict[int, object] = {}
+        self._contexts: list = []  # kept alive: compiled programs look them up by key when they run
         self._one = self._per_world()
 
     def _context(self, worlds: int):
-        """The warp render context for `worlds` worlds (built once per size; host-side, at trace time)."""
+        """A new warp render context for `worlds` worlds (host-side, at trace time).
+
+        A context holds mutable buffers (the ray tracer's bounding volumes, the frame), and
+        its refit and render calls are ordered only by a token passed from one to the next.
+        Two renders in one program (a step and the reset beside it) with a shared context
+        could interleave, and a frame would be traced against the other's poses, so each
+        call site gets its own context.
+        """
         from mujoco import mjx
 
-        if worlds not in self._contexts:
-            active = [i == self.camera for i in range(self._mj_model.ncam)]
-            self._contexts[worlds] = mjx.create_render_context(
-                self._mj_model, nworld=worlds, devices=_warp_devices(), cam_res=(self.size, self.size),
-                render_rgb=True, render_depth=self.depth, cam_active=active)
-        return self._contexts[worlds]
+        active = [i == self.camera for i in range(self._mj_model.ncam)]
+        self._contexts.append(mjx.create_render_context(
+            self._mj_model, nworld=worlds, devices=_warp_devices(), cam_res=(self.size, self.size),
+            render_rgb=True, render_depth=self.depth, cam_active=active))
+        return self._contexts[-1]
 
     def _lights(self, d) -> tuple[jax.Array, jax.Array]:
         """Light positions and directions [nlight, 3], as MuJoCo's camlight places them (JAX's MJX has none)."""
@@ -130,6 +136,7 @@ class Renderer:
             token = jnp.zeros((worlds, *wd._impl._jax_token.shape), wd._impl._jax_token.dtype)  # one per world
             w = wd.replace(geom_xpos=d.geom_xpos, geom_xmat=d.geom_xmat, cam_xpos=d.cam_xpos, cam_xmat=d.cam_xmat,
                            _impl=wd._impl.replace(light_xpos=light_pos, light_xdir=light_dir, _jax_token=token))
+            w = mjx.refit_bvh(self._warp_model, w, ctx)  # the ray tracer's bounding volumes, to these poses
             rgb, depth, _ = mjx.render(self._warp_model, w, ctx)
             return rgb, depth
 
