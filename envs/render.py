@@ -74,8 +74,10 @@ class Renderer:
 
     def __init__(self, mj_model: mujoco.MjModel, camera: int | str = 0, size: int = 64, depth: bool = False,
                  task: str = "this task"):
+        import warp
         from mujoco import mjx
 
+        warp.config.quiet = True  # else every kernel module loaded prints a line
         self.camera = camera_index(mj_model, camera, task)
         self.size = _check_size(size)
         self.depth = bool(depth)
@@ -133,9 +135,9 @@ class Renderer:
 
         def render(d):
             light_pos, light_dir = self._lights(d)
-            token = jnp.zeros((worlds, *wd._impl._jax_token.shape), wd._impl._jax_token.dtype)  # one per world
+            # warp's batching rule gives the (unbatched, scalar) ordering token its per-world axis
             w = wd.replace(geom_xpos=d.geom_xpos, geom_xmat=d.geom_xmat, cam_xpos=d.cam_xpos, cam_xmat=d.cam_xmat,
-                           _impl=wd._impl.replace(light_xpos=light_pos, light_xdir=light_dir, _jax_token=token))
+                           _impl=wd._impl.replace(light_xpos=light_pos, light_xdir=light_dir))
             w = mjx.refit_bvh(self._warp_model, w, ctx)  # the ray tracer's bounding volumes, to these poses
             rgb, depth, _ = mjx.render(self._warp_model, w, ctx)
             return rgb, depth
