@@ -1,18 +1,27 @@
-"""DDPG in the DrQ-v2 style (Yarats et al., 2021), on state observations.
+"""DDPG in the DrQ-v2 style (Yarats et al., 2021), on states, or on pixels as DrQ-v2 itself.
 
-DrQ-v2 without the image encoder: a deterministic tanh actor and twin critics
+A deterministic tanh actor and twin critics
 (each with a Dense-LayerNorm-tanh trunk of `feature_dim`), n-step returns, and a
 Gaussian exploration noise whose standard deviation follows a linear schedule
 from `std_init` to `std_final` over `std_schedule_steps` environment steps. The
 same std, with noise clipped at `std_clip`, smooths the target action and the
 actor's action. It is ADS's backbone.
 
+`encoder="drqv2"` (`drqv2_config()`) is DrQ-v2 from pixels: DrQ-v2's convolutional encoder
+(`networks.DrQEncoder`) before both trunks, trained by the critic's loss alone (the actor
+sees its features with the gradient stopped), and a random shift of `aug_pad` pixels
+(`augmentation.random_shift`) drawn afresh for every sampled observation and successor.
+
     env, spec = envs.make("CartpoleBalance", num_envs=16)
     carry, metrics = jax.jit(ddpg.make_train(ddpg.default_config(), env))(key)
+
+    env, spec = envs.make("CartpoleSwingup", obs="pixels", size=84, frame_stack=3, action_repeat=2, num_envs=16)
+    carry, metrics = jax.jit(ddpg.make_train(ddpg.drqv2_config(), env))(key)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import jax
@@ -21,7 +30,7 @@ import ml_collections
 from flax import struct
 
 from algos.common import hparams as hp_lib
-from algos.common import networks, offpolicy, optim
+from algos.common import augmentation, networks, offpolicy, optim
 from envs.core import Environment, EnvSpec
 
 HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "std_schedule_steps", "std_clip",
@@ -29,7 +38,9 @@ HPARAMS = ("actor_lr", "critic_lr", "gamma", "tau", "std_init", "std_final", "st
 RANGES = {
     **offpolicy.RANGES, "std_init": hp_lib.NON_NEGATIVE, "std_final": hp_lib.NON_NEGATIVE, "explore_std": hp_lib.NON_NEGATIVE,
     "std_schedule_steps": hp_lib.NON_NEGATIVE, "std_clip": hp_lib.NON_NEGATIVE, "feature_dim": hp_lib.NON_NEGATIVE,
+    "aug_pad": hp_lib.NON_NEGATIVE,
 }
+ENCODERS = ("none", "drqv2")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -59,7 +70,20 @@ def default_config() -> ml_collections.ConfigDict:
     c.activation = "relu"
     c.num_critics = 2
     c.max_grad_norm = 0.0
+    c.encoder = "none"  # "drqv2": DrQ-v2's image encoder, for pixel observations
+    c.aug_pad = 4  # the random shift, in pixels, with an encoder
     offpolicy.add_critic_config(c)
+    return c
+
+
+def drqv2_config() -> ml_collections.ConfigDict:
+    """DrQ-v2 from pixels (`cfgs/config.yaml` and `cfgs/task/medium.yaml` of facebookresearch/drqv2):
+    the encoder, a random shift of 4, target tau 0.01, 4,000 seed frames = 2,000 agent steps at
+    action repeat 2. The environment gives the 84 x 84 frames, a stack of 3 and action repeat 2."""
+    c = default_config()
+    c.encoder = "drqv2"
+    c.tau = 0.01
+    c.learning_starts = 2_000
     return c
 
 
@@ -69,10 +93,34 @@ class DDPGState(offpolicy.ActorCriticState):
     exploration std too unless `constant_exploration` (then it is `hp["explore_std"]`)."""
 
     constant_exploration: bool = struct.field(pytree_node=False, default=False)
+    encoder_params: dict = struct.field(default_factory=dict)  # empty on states
+    encoder_opt: tuple = ()
+    encoder: object = struct.field(pytree_node=False, default=None)  # None: the actor and critics read obs
+    aug_pad: int = struct.field(pytree_node=False, default=0)
+
+
+def encode(state: DDPGState, encoder_params, obs: jax.Array) -> jax.Array:
+    """What the actor and critics read: the encoder's features of frames, or the observation itself."""
+    return obs if state.encoder is None else state.encoder.apply(encoder_params, obs)
 
 
 def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array] | None = None) -> DDPGState:
     hp = hp_lib.resolve(config, HPARAMS, hparams)
+    encoding = config.get("encoder", "none")
+    if encoding not in ENCODERS:
+        raise ValueError(f"config.encoder must be one of {ENCODERS}, got {encoding!r}")
+    if (encoding == "drqv2") != (spec.obs_dtype == "uint8"):
+        raise ValueError(f"config.encoder={encoding!r} does not fit {spec.name}'s {spec.obs_dtype} observations "
+                         f"{spec.obs_shape}: 'drqv2' reads frames (envs.make(..., obs='pixels')), 'none' states")
+    encoder, encoder_fields = None, {}
+    if encoding == "drqv2":
+        key, k_encoder = jax.random.split(key)
+        encoder = networks.DrQEncoder()
+        encoder_params = encoder.init(k_encoder, jnp.zeros(spec.obs_shape, jnp.uint8))
+        repr_dim = int(jax.eval_shape(encoder.apply, encoder_params, jnp.zeros(spec.obs_shape, jnp.uint8)).shape[-1])
+        spec = dataclasses.replace(spec, obs_shape=(repr_dim,), obs_dtype="float32")  # what the trunks read
+        encoder_fields = dict(encoder_params=encoder_params, encoder=encoder, aug_pad=int(config.aug_pad),
+                              encoder_opt=optim.adam(config.max_grad_norm or None).init(encoder_params))
     feature = int(config.feature_dim) or None
     actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature,
                                          dtype=offpolicy.compute_dtype(config))
@@ -80,7 +128,7 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
     if config.exploration not in ("schedule", "constant"):
         raise ValueError(f"config.exploration must be 'schedule' or 'constant', got {config.exploration!r}")
     return DDPGState(**offpolicy.init_actor_critic(key, spec, config, actor, critic, hp),
-                     constant_exploration=config.exploration == "constant")
+                     constant_exploration=config.exploration == "constant", **encoder_fields)
 
 
 def exploration_std(state: DDPGState) -> jax.Array:
@@ -101,7 +149,7 @@ def _noisy(mean: jax.Array, std: jax.Array, key: jax.Array, clip: jax.Array | No
 
 def act(state: DDPGState, obs: jax.Array, key: jax.Array, deterministic: bool = False) -> jax.Array:
     """The actor's action plus scheduled Gaussian noise (none when `deterministic`), in the env's box."""
-    mean = state.actor.apply(state.actor_params, obs)
+    mean = state.actor.apply(state.actor_params, encode(state, state.encoder_params, obs))
     std = state.hp["explore_std"] if state.constant_exploration else exploration_std(state)
     unit = mean if deterministic else _noisy(mean, std, key, None)
     return networks.to_action_box(unit, state.action_low, state.action_high)
@@ -132,15 +180,36 @@ def actor_loss(actor_params, state: DDPGState, obs: jax.Array, key: jax.Array):
     return loss, {"actor_loss": loss}
 
 
+def encoded_critic_loss(params, state: DDPGState, batch: offpolicy.NStepBatch, key: jax.Array):
+    """`critic_loss` on encoded, randomly shifted frames; the gradient reaches the encoder through
+    the observation only (the successor's features are a target, as DrQ-v2's `no_grad`).
+    params: (critic_params, encoder_params). Also returns the observation's features, stopped."""
+    critic_params, encoder_params = params
+    k_obs, k_next, k_loss = jax.random.split(key, 3)
+    obs = encode(state, encoder_params, augmentation.random_shift(batch.obs, k_obs, state.aug_pad))
+    next_obs = jax.lax.stop_gradient(
+        encode(state, encoder_params, augmentation.random_shift(batch.next_obs, k_next, state.aug_pad)))
+    loss, info = critic_loss(critic_params, state, batch.replace(obs=obs, next_obs=next_obs), k_loss)
+    return loss, (info, jax.lax.stop_gradient(obs))
+
+
 def update(state: DDPGState, seq, key: jax.Array) -> tuple[DDPGState, dict]:
-    """One critic, actor and target update on sampled sequences `seq` [B, nstep]."""
+    """One critic (and encoder), actor and target update on sampled sequences `seq` [B, nstep]."""
     hp, tx = state.hp, state.tx
     batch = offpolicy.nstep_batch(seq, hp["gamma"])
     k_critic, k_actor = jax.random.split(key)
-    grads, critic_info = jax.grad(critic_loss, has_aux=True)(state.critic_params, state, batch, k_critic)
+    if state.encoder is None:
+        grads, critic_info = jax.grad(critic_loss, has_aux=True)(state.critic_params, state, batch, k_critic)
+        features = batch.obs
+    else:
+        (grads, encoder_grads), (critic_info, features) = jax.grad(encoded_critic_loss, has_aux=True)(
+            (state.critic_params, state.encoder_params), state, batch, k_critic)
+        encoder_params, encoder_opt = optim.gradient_step(tx, state.encoder_params, state.encoder_opt, encoder_grads,
+                                                          hp["critic_lr"])  # DrQ-v2's encoder_opt shares the lr
+        state = state.replace(encoder_params=encoder_params, encoder_opt=encoder_opt)
     critic_params, critic_opt = optim.gradient_step(tx, state.critic_params, state.critic_opt, grads, hp["critic_lr"])
     state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
-    grads, actor_info = jax.grad(actor_loss, has_aux=True)(state.actor_params, state, batch.obs, k_actor)
+    grads, actor_info = jax.grad(actor_loss, has_aux=True)(state.actor_params, state, features, k_actor)
     actor_params, actor_opt = optim.gradient_step(tx, state.actor_params, state.actor_opt, grads, hp["actor_lr"])
     target = optim.polyak(state.target_critic_params, state.critic_params, hp["tau"])
     state = state.replace(actor_params=actor_params, actor_opt=actor_opt, target_critic_params=target,

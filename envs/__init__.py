@@ -7,7 +7,8 @@
 
 from envs.core import Environment, EnvSpec, State, check_action
 from envs.registry import BRAX_TASKS, WRAPPER_DEFAULTS, body, list_tasks, make
-from envs.rollout import Transition, env_step, random_policy, rollout, rollout_from, zeros_policy
+from envs.rollout import (Transition, env_step, observation, random_policy, rollout, rollout_from, state_observation,
+                          zeros_policy)
 
 __all__ = [
     "BRAX_TASKS",
@@ -21,8 +22,10 @@ __all__ = [
     "env_step",
     "list_tasks",
     "make",
+    "observation",
     "random_policy",
     "rollout",
     "rollout_from",
+    "state_observation",
     "zeros_policy",
 ]

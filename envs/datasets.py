@@ -4,6 +4,7 @@ A dataset is a pytree of arrays over `E` episodes of up to `T` agent steps, with
 small metadata record:
 
     obs      [E, T + 1, *obs_shape]   observations, the first one and every successor
+                                      (float32 states, or uint8 frames [H, W, 3 x stack])
     actions  [E, T, *action_shape]    (embodiment data; oracle-only for demonstrations)
     rewards  [E, T]                   (embodiment data; oracle-only for demonstrations)
     lengths  [E]                      valid steps per episode (T unless an episode terminated)
@@ -18,7 +19,9 @@ and rewards). Two kinds:
 - `"embodiment"`: episodes with observations and actions (random or exploratory
   play), to learn a model of one's own body.
 
-On disk a dataset is one `.npz` file whose `metadata` entry is a JSON record.
+On disk a dataset is one `.npz` file whose `metadata` entry is a JSON record. Arrays are
+zlib-compressed; pixel frames stay uint8 on disk and in memory (100 episodes x 1000 steps of
+64 x 64 RGB is 1.2 GB in memory, see `docs/environments.md` for the size on disk).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 from flax import struct
 
 from envs.core import Environment
-from envs.rollout import PolicyFn, rollout_from
+from envs.rollout import PolicyFn, PolicyInput, observation, rollout_from
 from envs.wrappers import VmapWrapper
 
 FORMAT_VERSION = 1
@@ -70,11 +73,14 @@ class Dataset:
 def record(
     env: Environment, policy_fn: PolicyFn, key: jax.Array, num_episodes: int, kind: str,
     policy_name: str = "", extra_metadata: dict[str, Any] | None = None,
+    policy_input: PolicyInput = observation,
 ) -> Dataset:
     """Run `num_episodes` episodes of `policy_fn` on the unbatched `env` (vmapped) into a `Dataset`.
 
     Each episode lasts the spec's `max_episode_steps` or until it terminates.
     For `kind="demonstrations"` the actions and rewards are kept as oracle data.
+    `policy_input` is what the policy sees of a state: `envs.rollout.state_observation` lets a
+    state-based expert act in a pixel environment, whose frames are what gets recorded.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -85,7 +91,7 @@ def record(
     k_reset, k_run = jax.random.split(key)
     first = venv.reset(k_reset)
     steps = spec.max_episode_steps
-    _, traj = jax.jit(rollout_from, static_argnums=(0, 1, 4))(venv, policy_fn, first, k_run, steps)
+    _, traj = jax.jit(rollout_from, static_argnums=(0, 1, 4, 5))(venv, policy_fn, first, k_run, steps, policy_input)
     done = np.asarray(traj.done).T  # [E, T]
     ended = done.argmax(axis=1)
     lengths = np.where(done.any(axis=1), ended + 1, steps).astype(np.int32)
@@ -102,6 +108,7 @@ def record(
         "kind": kind,
         "task": spec.name,
         "obs_shape": list(spec.obs_shape),
+        "obs_dtype": spec.obs_dtype,
         "action_shape": list(spec.action_shape),
         "num_episodes": num_episodes,
         "episode_steps": steps,
@@ -111,7 +118,7 @@ def record(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **(extra_metadata or {}),
     }
-    return Dataset(obs=obs.astype(np.float32), actions=actions.astype(np.float32),
+    return Dataset(obs=obs.astype(spec.obs_dtype), actions=actions.astype(np.float32),
                    rewards=rewards.astype(np.float32), lengths=lengths, metadata=metadata)
 
 
@@ -178,6 +185,9 @@ def load(path: str | os.PathLike, oracle: bool = False, kind: str | None = None)
                  f"array {name!r} has shape {arrays[name].shape}, the metadata implies {tuple(shape)}")
         if name != "lengths":
             _require(bool(np.isfinite(arrays[name]).all()), path, f"array {name!r} has NaN or infinite values")
+    obs_dtype = meta.get("obs_dtype", "float32")  # files from before pixels hold states
+    _require(arrays["obs"].dtype == np.dtype(obs_dtype), path,
+             f"array 'obs' is {arrays['obs'].dtype}, the metadata says {obs_dtype}")
     lengths = arrays["lengths"]
     _require(bool(((lengths >= 1) & (lengths <= T)).all()), path, f"episode lengths must lie in [1, {T}]")
     with_actions = meta["kind"] == "embodiment" or oracle

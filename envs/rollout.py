@@ -12,6 +12,18 @@ from flax import struct
 from envs.core import Environment, EnvSpec, State
 
 PolicyFn = Callable[[jax.Array, jax.Array], jax.Array]  # (obs, key) -> action
+PolicyInput = Callable[[State], jax.Array]  # what a policy sees of a state
+
+
+def observation(state: State) -> jax.Array:
+    """The default `PolicyInput`: the environment's observation."""
+    return state.obs
+
+
+def state_observation(state: State) -> jax.Array:
+    """The state vector behind pixel observations (`info["state_obs"]`): a state-based expert
+    acting in a pixel environment, so its frames can be recorded."""
+    return state.info["state_obs"]
 
 
 @struct.dataclass
@@ -37,9 +49,10 @@ class Transition:
         return self.done * (1.0 - self.truncated)
 
 
-def env_step(env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array) -> tuple[State, Transition]:
+def env_step(env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array,
+             policy_input: PolicyInput = observation) -> tuple[State, Transition]:
     """One policy step: the building block of `rollout` and of the training loops."""
-    action = policy_fn(state.obs, key)
+    action = policy_fn(policy_input(state), key)
     nxt = env.step(state, action)
     next_obs = nxt.info.get("final_obs", nxt.obs)
     return nxt, Transition(
@@ -49,12 +62,13 @@ def env_step(env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array
 
 
 def rollout_from(
-    env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array, num_steps: int
+    env: Environment, policy_fn: PolicyFn, state: State, key: jax.Array, num_steps: int,
+    policy_input: PolicyInput = observation,
 ) -> tuple[State, Transition]:
     """Continue from `state` for `num_steps`; returns the last state and a `[T, ...]` trajectory."""
 
     def body(s, k):
-        return env_step(env, policy_fn, s, k)
+        return env_step(env, policy_fn, s, k, policy_input)
 
     return jax.lax.scan(body, state, jax.random.split(key, num_steps))
 

@@ -28,6 +28,12 @@ class Sequences(NamedTuple):
     lengths: jax.Array
 
 
+def _observations(dataset) -> jax.Array:
+    """States as float32; frames stay uint8 (a quarter of the memory), read as [0, 1] by the model."""
+    obs = np.asarray(dataset.obs)
+    return jnp.asarray(obs if obs.dtype == np.uint8 else obs.astype(np.float32))
+
+
 def from_dataset(dataset) -> Sequences:
     """From an `envs.datasets.Dataset` with actions (an embodiment dataset, or oracle demonstrations)."""
     if dataset.actions is None:
@@ -35,12 +41,12 @@ def from_dataset(dataset) -> Sequences:
                          "(for demonstrations use observations_only)")
     actions = np.asarray(dataset.actions, np.float32)
     prev = np.concatenate([np.zeros_like(actions[:, :1]), actions], axis=1)
-    return Sequences(jnp.asarray(dataset.obs, jnp.float32), jnp.asarray(prev), jnp.asarray(dataset.lengths))
+    return Sequences(_observations(dataset), jnp.asarray(prev), jnp.asarray(dataset.lengths))
 
 
 def observations_only(dataset, action_dim: int) -> Sequences:
     """Demonstrations for AIME's phase 2: observations, with zero placeholders for the unknown actions."""
-    obs = jnp.asarray(dataset.obs, jnp.float32)
+    obs = _observations(dataset)
     return Sequences(obs, jnp.zeros((*obs.shape[:2], action_dim), jnp.float32), jnp.asarray(dataset.lengths))
 
 

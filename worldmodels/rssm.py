@@ -11,7 +11,8 @@ Standard deviations are 2 sigmoid(x / 2) + min_std (DreamerV2's bounded form, as
 reference `RSSMO`). Observations are flat state vectors by default (an MLP encoder of
 2 x 512 with LayerNorm and swish, as `rssmo.yaml`); `encoder="cnn"` switches to the
 64x64x3 pixel encoder and decoder of Ha and Schmidhuber's World Models, which the
-reference uses for its visual setup.
+reference uses for its visual setup: frames are read as [0, 1] and decoded through a
+sigmoid, as the reference's (not Dreamer's obs / 255 - 0.5 and raw mean).
 
 `RSSM` bundles the flax module with pure functions over explicit parameters
 (`init`, `initial_state`, `embed`, `observe_step`, `imagine_step`, `features`,
@@ -32,6 +33,7 @@ import ml_collections
 
 from worldmodels.gaussian import Normal
 from worldmodels.initializers import orthogonal
+from worldmodels.sequence import observation_values
 
 
 class RSSMState(NamedTuple):
@@ -69,7 +71,8 @@ class _PixelEncoder(nn.Module):
 
 
 class _PixelDecoder(nn.Module):
-    """[..., F] -> [..., 64, 64, 3]: a 1024 projection and four transposed convolutions."""
+    """[..., F] -> [..., 64, 64, 3] in (0, 1): a 1024 projection, four transposed convolutions
+    and a sigmoid, as the reference's `CNNDecoderHa` (`aime/models/base.py`)."""
 
     width: int = 32
 
@@ -79,7 +82,7 @@ class _PixelDecoder(nn.Module):
         x = nn.Dense(32 * self.width)(feature).reshape(-1, 1, 1, 32 * self.width)
         for mult, k in ((4, 5), (2, 5), (1, 6)):
             x = nn.relu(nn.ConvTranspose(self.width * mult, (k, k), strides=(2, 2), padding="VALID")(x))
-        x = nn.ConvTranspose(3, (6, 6), strides=(2, 2), padding="VALID")(x)
+        x = nn.sigmoid(nn.ConvTranspose(3, (6, 6), strides=(2, 2), padding="VALID")(x))
         return x.reshape(*batch, *x.shape[-3:])
 
 
@@ -166,8 +169,8 @@ class RSSM:
         return RSSMState(jnp.zeros((*batch_shape, self.net.deter)), jnp.zeros((*batch_shape, self.net.stoch)))
 
     def embed(self, params, obs: jax.Array) -> jax.Array:
-        """[..., *obs_shape] -> [..., E]."""
-        return self.net.apply(params, obs, method=RSSMNet.embed)
+        """[..., *obs_shape] -> [..., E]; uint8 frames are read as [0, 1] (`sequence.observation_values`)."""
+        return self.net.apply(params, observation_values(obs), method=RSSMNet.embed)
 
     def observe_step(self, params, state: RSSMState, prev_action: jax.Array, emb: jax.Array, key: jax.Array,
                      sample: bool = True) -> tuple[RSSMState, Normal, Normal]:

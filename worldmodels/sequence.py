@@ -68,6 +68,12 @@ def observe_with_actor(model: Model, params, obs: jax.Array, actor: ActorFn,
     return out, actions, aux
 
 
+def observation_values(obs: jax.Array) -> jax.Array:
+    """What a model sees and reconstructs of observations: uint8 frames as float32 in [0, 1]
+    (the AIME reference divides images by 255, `aime/data.py`), state vectors as they are."""
+    return obs.astype(jnp.float32) / 255.0 if obs.dtype == jnp.uint8 else obs
+
+
 def elbo(model: Model, params, obs: jax.Array, filtered: Filtered, mask: jax.Array,
          free_nats: float = 0.0, kl_balance: float | None = None,
          kl_scale: float = 1.0) -> tuple[jax.Array, dict[str, jax.Array]]:
@@ -79,6 +85,7 @@ def elbo(model: Model, params, obs: jax.Array, filtered: Filtered, mask: jax.Arr
     zero under `free_nats`); `kl_balance` is DreamerV2's balancing. The reported `kl`
     and `elbo` are the true values, unclamped.
     """
+    obs = observation_values(obs)
     decoded = model.decode(params, filtered.features)
     rec = decoded.log_prob(obs).reshape(*obs.shape[:2], -1).sum(-1)            # [T, B]
     kl_true = kl(filtered.posterior, filtered.prior).sum(-1)                    # [T, B]
@@ -127,5 +134,5 @@ def open_loop_error(model: Model, params, obs: jax.Array, prev_actions: jax.Arra
     state, _ = jax.lax.scan(step, model.initial_state(obs.shape[1:2]),
                             (prev_actions[:context], emb, jax.random.split(k_obs, context)))
     predicted = imagine(model, params, state, prev_actions[context:], k_img)
-    err = (predicted - obs[context:]) ** 2
+    err = (predicted - observation_values(obs[context:])) ** 2
     return err.reshape(err.shape[0], -1).mean(-1)

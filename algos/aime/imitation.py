@@ -23,9 +23,9 @@ summed over time and averaged over the batch. `action_prior` picks the last term
 `policy="reference"` (the default) is the reference's policy network: separate mean and
 std MLPs, std = softplus + 1e-6, PyTorch's initialisation (`networks.MeanStdPolicy`);
 `policy="bounded"` is SAC's actor (one MLP, a bounded log-std, an initial std of 0.22).
-The reference's `nll_reweight=dim_wise` multiplies each term by the decoder's standard
-deviation, which is 1 for the `rssmo` state decoder we use, so it is the identity here
-(its Walker models, `rssm`, learn the decoder's std instead).
+The reference's effective `nll_reweight` is `none` (`rssmo.yaml` overrides the `dim_wise` of
+`aime.yaml`); `dim_wise` would multiply each term by the decoder's standard deviation, which
+is 1 for the `rssmo` decoders we use, so either is the identity here.
 
 In the environment the policy acts on the model's filtered state: each step the model
 observes o_t (with a_{t-1}) and the policy's mode gives a_t (`controller`).

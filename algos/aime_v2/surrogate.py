@@ -37,7 +37,7 @@ def reward(model, params, obs: jax.Array, use_symlog: bool = True, gaussian_cons
     """
     no_actions = jnp.zeros((*obs.shape[:2], 0), obs.dtype)
     filtered = sequence.observe(model, params, obs, no_actions, jax.random.PRNGKey(0), sample=False)
-    log_prob = model.decode(params, filtered.features).log_prob(obs)
+    log_prob = model.decode(params, filtered.features).log_prob(sequence.observation_values(obs))
     if not gaussian_constant:
         log_prob = log_prob + 0.5 * jnp.log(2.0 * jnp.pi)
     rec = log_prob.reshape(*obs.shape[:2], -1).sum(-1)

@@ -215,6 +215,23 @@ def gaussian_kl(mean: jax.Array, log_std: jax.Array, prior_std: float) -> jax.Ar
     return jnp.log(prior_std) - log_std + (var + mean**2) / (2.0 * prior_std**2) - 0.5
 
 
+class DrQEncoder(nn.Module):
+    """DrQ-v2's image encoder (Yarats et al., 2021, `drqv2.py`): uint8 frames [..., H, W, C] ->
+    [..., 32 x H' x W'] (35 x 35 at 84 x 84): frames / 255 - 0.5, a 3x3 stride-2 convolution and
+    three 3x3 stride-1 ones of 32 channels, ReLU after each, orthogonal init with ReLU gain."""
+
+    channels: int = 32
+
+    @nn.compact
+    def __call__(self, frames: jax.Array) -> jax.Array:
+        batch = frames.shape[:-3]
+        x = frames.reshape(-1, *frames.shape[-3:]).astype(jnp.float32) / 255.0 - 0.5
+        for stride in (2, 1, 1, 1):
+            x = nn.relu(nn.Conv(self.channels, (3, 3), strides=(stride, stride), padding="VALID",
+                                kernel_init=orthogonal(math.sqrt(2.0)))(x))
+        return x.reshape(*batch, -1)
+
+
 class DeterministicPolicy(nn.Module):
     """DDPG's actor: `tanh(MLP(obs))`, an action in [-1, 1]^A.
 

@@ -177,7 +177,7 @@ class NStepBatch:
 def nstep_batch(seq: Transition, gamma: jax.Array) -> NStepBatch:
     """Collapse sequences [B, n] into n-step transitions (bootstrapping on time-outs only)."""
     g, discount, last = nstep_return(seq.reward, seq.terminated, seq.done, gamma)
-    next_obs = jnp.take_along_axis(seq.next_obs, last[:, None, None], axis=1)[:, 0]
+    next_obs = seq.next_obs[jnp.arange(last.shape[0]), last]  # [B, *obs_shape], states or frames
     return NStepBatch(obs=seq.obs[:, 0], action=seq.action[:, 0], reward=g, discount=discount, next_obs=next_obs)
 
 

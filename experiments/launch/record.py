@@ -15,6 +15,10 @@ actions and rewards kept apart as oracle data) and `embodiment_<mode>.npz` (kind
   standard deviation is drawn per episode uniformly from [0, `--max_noise`], so
   the data spans near-expert to near-random behaviour.
 
+With `--pixels=64` both are recorded from pixels: uint8 frames of the papers' camera (or
+`--camera`), one frame per step (no stack; a learner stacks them), while the expert acts
+on the state behind them.
+
 The format and the loader are in `envs.datasets`.
 """
 
@@ -29,7 +33,7 @@ from absl import app, flags
 
 import envs
 from envs import datasets, push
-from envs.rollout import PolicyFn, random_policy
+from envs.rollout import PolicyFn, observation, random_policy, state_observation
 from experiments.launch import expert as expert_lib
 
 SCRIPTED = push.SCRIPTED_EXPERTS
@@ -39,8 +43,8 @@ class _Scripted(NamedTuple):
     task: str
     algo: str = "scripted"
 
-    def make_env(self):
-        return envs.make(self.task, reset_mode="none")
+    def make_env(self, **overrides):
+        return envs.make(self.task, **{"reset_mode": "none", **overrides})
 
     def policy(self, deterministic: bool = True) -> PolicyFn:
         del deterministic
@@ -58,9 +62,12 @@ def _expert(source: str):
 
 
 def record_all(expert_dir: str, out: str | None, demos: int, embodiment: str, embodiment_episodes: int,
-               max_noise: float = 1.0, seed: int = 0) -> dict[str, Path]:
+               max_noise: float = 1.0, seed: int = 0, pixels: int = 0,
+               camera: str | int | None = None) -> dict[str, Path]:
+    """Record and save the datasets; `pixels` > 0 records frames of that size instead of states."""
     expert = _expert(expert_dir)
-    env, spec = expert.make_env()
+    env, spec = expert.make_env(**({"obs": "pixels", "size": pixels, "camera": camera} if pixels else {}))
+    policy_input = state_observation if pixels else observation
     out_dir = Path(out or f"datasets/{expert.task}")
     k_demo, k_emb = jax.random.split(jax.random.PRNGKey(seed))
     written = {}
@@ -68,7 +75,8 @@ def record_all(expert_dir: str, out: str | None, demos: int, embodiment: str, em
               "seed": seed}
     if demos:
         data = datasets.record(env, expert.policy(deterministic=True), k_demo, demos, "demonstrations",
-                               policy_name=f"{expert.algo} expert (deterministic)", extra_metadata=source)
+                               policy_name=f"{expert.algo} expert (deterministic)", extra_metadata=source,
+                               policy_input=policy_input)
         written["demos"] = datasets.save(data, out_dir / "demos.npz")
     if embodiment == "random":
         data = datasets.record(env, random_policy(spec), k_emb, embodiment_episodes, "embodiment",
@@ -85,7 +93,8 @@ def record_all(expert_dir: str, out: str | None, demos: int, embodiment: str, em
 
         data = datasets.record(env, noisy, k_emb, embodiment_episodes, "embodiment",
                                policy_name=f"expert + N(0, U[0, {max_noise}]) noise",
-                               extra_metadata={**source, "noise_std": noise_scale.tolist()})
+                               extra_metadata={**source, "noise_std": noise_scale.tolist()},
+                               policy_input=policy_input)
         written["embodiment"] = datasets.save(data, out_dir / "embodiment_mixed.npz")
     for kind, path in written.items():
         meta = datasets.load(path).metadata
@@ -103,12 +112,15 @@ def main() -> None:
     embodiment_episodes = flags.DEFINE_integer("embodiment_episodes", 50, "Number of embodiment episodes.")
     max_noise = flags.DEFINE_float("max_noise", 1.0, "Largest exploration noise std of the mixed mode.")
     seed = flags.DEFINE_integer("seed", 0, "Seed of the recording.")
+    pixels = flags.DEFINE_integer("pixels", 0, "Record frames of this size (0: states).")
+    camera = flags.DEFINE_string("camera", None, "Camera name or index for --pixels (default: the papers').")
 
     def _main(argv: list[str]) -> None:
         del argv
         try:
             record_all(expert_dir.value, out.value, demos.value, embodiment.value, embodiment_episodes.value,
-                       max_noise.value, seed.value)
+                       max_noise.value, seed.value, pixels.value,
+                       int(camera.value) if camera.value and camera.value.isdigit() else camera.value)
         except (ValueError, FileNotFoundError) as e:  # DatasetError, an unknown expert, a bad setting
             raise SystemExit(f"error: {e}") from None
 
