@@ -183,3 +183,22 @@ def test_elbo_rises_and_open_loop_error_nears_the_kalman_optimum_on_a_linear_gau
     after = float(open_loop(state.params).mean())
     assert after < 1.3 * floor, (after, floor)
     assert before > 3 * floor  # an untrained model is far from it
+
+
+@pytest.mark.parametrize("kernel,strides", [((3, 3), (2, 2)), ((4, 4), (2, 2)), ((3, 3), (1, 1))])
+def test_patch_convolution_is_flax_conv(kernel, strides):
+    """`layers.Conv` (slices and one matmul on a CPU) has flax's parameters and gives its numbers."""
+    import flax.linen as nn
+
+    from worldmodels import layers
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 11, 9, 4))
+    ref, ours = nn.Conv(5, kernel, strides=strides, padding="VALID"), layers.Conv(5, kernel, strides=strides)
+    params = ref.init(jax.random.PRNGKey(1), x)
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), params, ours.init(jax.random.PRNGKey(1), x)))
+    expected = ref.apply(params, x)
+    for method in ("patches", "xla"):
+        got = layers.Conv(5, kernel, strides=strides, method=method).apply(params, x)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="does not fit"):
+        layers.conv2d_valid(x[:, :2], params["params"]["kernel"], strides, "patches")

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from worldmodels.initializers import householder_q, orthogonal  # noqa: F401  (re-exported)
+from worldmodels.layers import Conv
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -227,8 +228,7 @@ class DrQEncoder(nn.Module):
         batch = frames.shape[:-3]
         x = frames.reshape(-1, *frames.shape[-3:]).astype(jnp.float32) / 255.0 - 0.5
         for stride in (2, 1, 1, 1):
-            x = nn.relu(nn.Conv(self.channels, (3, 3), strides=(stride, stride), padding="VALID",
-                                kernel_init=orthogonal(math.sqrt(2.0)))(x))
+            x = nn.relu(Conv(self.channels, (3, 3), strides=(stride, stride), kernel_init=orthogonal(math.sqrt(2.0)))(x))
         return x.reshape(*batch, -1)
 
 
