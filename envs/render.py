@@ -5,9 +5,10 @@ reads (geoms, cameras, lights) are recomputed from `qpos` (and the mocap bodies)
 `mjx.kinematics` -> `com_pos` -> `camlight`, copied into a warp `Data`, and rasterised by
 `mjx.render`. Recomputing matters: after `mjx.step` a state's `geom_xpos` belong to the
 positions before the last integration, one physics substep behind its `qpos`. Measured on a
-2-core CPU (16 worlds, 64x64, one camera): 930 frames/s this way against 540 with warp's full
-`mjx.forward` before the render (WalkerWalk; 1,330 against 660 on CheetahRun), with the same
-pictures (identical RGB on WalkerWalk; 1e-4 of the pixels differ on CheetahRun, at edges).
+2-core CPU (64x64, one camera, `experiments/benchmarks/render_throughput.py`): 1,229 frames/s
+at 16 worlds this way against 719 with warp's full `mjx.forward` before the render
+(WalkerWalk; 1,674 against 785 on CheetahRun); from about 1,000 worlds warp's forward is
+7-16% faster. Every pixel's depth is MuJoCo's `mj_ray` distance (`tests/test_render.py`).
 
 Warp's render context is built for a fixed number of worlds, and only a single `vmap` of that
 size is batched by MJX. `Renderer.__call__` renders one world and is batched by a custom
