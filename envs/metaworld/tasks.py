@@ -1,0 +1,135 @@
+"""Meta-World tasks, each written from its metaworld 3.0 class (`metaworld/envs/sawyer_*_v3.py`):
+the constants, the reset's placement, the observed objects and the "v2" reward (metaworld's
+default `reward_function_version`). Success is metaworld's `info["success"]`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from envs.metaworld import rewards
+from envs.metaworld.sawyer import SawyerEnv, SawyerState, TaskConfig, info_metrics, quat_from_matrix_xyzw
+
+
+def _metrics(success, near_object, grasp_success, grasp_reward, in_place_reward, obj_to_target, reward):
+    return info_metrics(success=success, near_object=near_object, grasp_success=grasp_success,
+                        grasp_reward=grasp_reward, in_place_reward=in_place_reward, obj_to_target=obj_to_target,
+                        unscaled_reward=reward)
+
+
+class Basketball(SawyerEnv):
+    """Pick up the ball and dunk it through the hoop (`SawyerBasketballEnvV3`)."""
+
+    config = TaskConfig(
+        name="mw/basketball", metaworld_name="basketball-v3", xml="sawyer_xyz/sawyer_basketball.xml",
+        hand_low=(-0.5, 0.40, 0.05), hand_high=(0.5, 1.0, 0.5), hand_init=(0.0, 0.6, 0.2),
+        reset_low=(-0.1, 0.6, 0.0299, -0.1, 0.85, 0.0), reset_high=(0.1, 0.7, 0.0301, 0.1, 0.9 + 1e-7, 0.0),
+        episode_length=175, camera="corner")
+    TARGET_RADIUS = 0.08
+    BALL_Z = 0.03
+    HOOP_HEIGHT = 0.3  # the reward's target sits just above the hoop
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        m = self._mj_model
+        self._basket = m.body("basket_goal").id
+        self._ball = m.body("bsktball").id
+        # the goal site's offset from the basket (hoop link + site), as the reference reads it after placing
+        self._goal_offset = jnp.asarray(m.body("hooplink").pos + m.site("goal").pos, jnp.float32)
+
+    def _valid(self, rand):
+        return jnp.linalg.norm(rand[:2] - rand[3:5]) >= 0.15
+
+    def _goal_bounds(self):
+        low = np.asarray(self.config.reset_low[3:]) + np.array([0.0, -0.083, 0.2499])
+        high = np.asarray(self.config.reset_high[3:]) + np.array([0.0, -0.083, 0.2501])
+        return low, high
+
+    def _place(self, s: SawyerState) -> SawyerState:
+        obj_init = jnp.concatenate([s.rand[:2], jnp.array([self.BALL_Z])])
+        basket = s.rand[3:6]
+        return s.replace(qpos=s.qpos.at[9:12].set(obj_init), qvel=s.qvel.at[9:15].set(0.0),
+                         body_pos=s.body_pos.at[self._basket].set(basket), target=basket + self._goal_offset,
+                         obj_init=obj_init)
+
+    def _objects(self, d):
+        return d.xpos[self._ball], d.xquat[self._ball]
+
+    def _evaluate(self, obs, action, d, s):
+        obj = obs[4:7]
+        target = s.target.at[2].set(self.HOOP_HEIGHT)
+        scale = jnp.array([1.0, 1.0, 2.0])
+        target_to_obj = jnp.linalg.norm((obj - target) * scale)
+        target_to_obj_init = jnp.linalg.norm((s.obj_init - target) * scale)
+        in_place = rewards.tolerance(target_to_obj, 0.0, self.TARGET_RADIUS, target_to_obj_init)
+        tcp_opened = obs[3]
+        tcp = self.tcp(d)
+        tcp_to_obj = jnp.linalg.norm(obj - tcp)
+        grasped = rewards.gripper_caging(
+            action, obj, left_pad=d.xpos[self._ids["leftpad"]], right_pad=d.xpos[self._ids["rightpad"]], tcp=tcp,
+            obj_init_pos=s.obj_init, init_tcp=self._init_tcp, obj_radius=0.025, pad_success_thresh=0.06,
+            object_reach_radius=0.01, xz_thresh=0.005, high_density=True)
+        lifted = (tcp_to_obj < 0.035) & (tcp_opened > 0) & (obj[2] - 0.01 > s.obj_init[2])
+        grasped = jnp.where(lifted, 1.0, grasped)
+        reward = rewards.hamacher_product(grasped, in_place)
+        reward = jnp.where(lifted, reward + 1.0 + 5.0 * in_place, reward)
+        reward = jnp.where(target_to_obj < self.TARGET_RADIUS, 10.0, reward)
+        metrics = _metrics(success=target_to_obj <= self.TARGET_RADIUS, near_object=tcp_to_obj <= 0.05,
+                           grasp_success=(tcp_opened > 0) & (obj[2] - 0.03 > s.obj_init[2]), grasp_reward=grasped,
+                           in_place_reward=in_place, obj_to_target=target_to_obj, reward=reward)
+        return reward, metrics
+
+
+class LeverPull(SawyerEnv):
+    """Pull a lever up by 90 degrees (`SawyerLeverPullEnvV3`)."""
+
+    config = TaskConfig(
+        name="mw/lever-pull", metaworld_name="lever-pull-v3", xml="sawyer_xyz/sawyer_lever_pull.xml",
+        hand_low=(-0.5, 0.40, -0.15), hand_high=(0.5, 1.0, 0.5), hand_init=(0.0, 0.4, 0.2),
+        reset_low=(-0.1, 0.7, 0.0), reset_high=(0.1, 0.8, 0.0), episode_length=125, camera="corner4")
+    LEVER_RADIUS = 0.2
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        m = self._mj_model
+        self._lever = m.body("lever").id
+        self._lever_start = m.site("leverStart").id
+        self._lever_geom = m.geom("objGeom").id
+        self._lever_qpos = int(m.jnt_qposadr[m.joint("LeverAxis").id])
+
+    def _goal_bounds(self):
+        return np.asarray(self.config.hand_low), np.asarray(self.config.hand_high)
+
+    def _lever_pos_init(self, s: SawyerState) -> jax.Array:
+        return s.rand + jnp.array([0.12, -self.LEVER_RADIUS, 0.25])
+
+    def _place(self, s: SawyerState) -> SawyerState:
+        return s.replace(body_pos=s.body_pos.at[self._lever].set(s.rand), obj_init=s.rand,
+                         target=s.rand + jnp.array([0.12, 0.0, 0.25 + self.LEVER_RADIUS]))
+
+    def _objects(self, d):
+        return d.site_xpos[self._lever_start], quat_from_matrix_xyzw(d.geom_xmat[self._lever_geom].reshape(3, 3))
+
+    def _evaluate(self, obs, action, d, s):
+        del action
+        gripper, lever = obs[:3], obs[4:7]
+        scale = jnp.array([4.0, 1.0, 4.0])
+        offset = jnp.array([0.0, 0.055, 0.07])
+        lever_init = self._lever_pos_init(s)
+        shoulder_to_lever = jnp.linalg.norm((gripper + offset - lever) * scale)
+        shoulder_to_lever_init = jnp.linalg.norm((self._init_tcp + offset - lever_init) * scale)
+        ready_to_lift = rewards.tolerance(shoulder_to_lever, 0.0, 0.02, shoulder_to_lever_init)
+        lever_error = jnp.abs(-d.qpos[self._lever_qpos] - jnp.pi / 2.0)
+        engagement = rewards.tolerance(lever_error, 0.0, jnp.pi / 48.0, jnp.asarray(jnp.pi / 2.0 - jnp.pi / 12.0))
+        obj_to_target = jnp.linalg.norm(lever - s.target)
+        in_place = rewards.tolerance(obj_to_target, 0.0, 0.04, jnp.linalg.norm(lever_init - s.target))
+        reward = 10.0 * rewards.hamacher_product(ready_to_lift, in_place)
+        metrics = _metrics(success=lever_error <= jnp.pi / 24.0, near_object=shoulder_to_lever < 0.03,
+                           grasp_success=ready_to_lift > 0.9, grasp_reward=ready_to_lift, in_place_reward=engagement,
+                           obj_to_target=shoulder_to_lever, reward=reward)
+        return reward, metrics
+
+
+TASKS: dict[str, type[SawyerEnv]] = {cls.config.name: cls for cls in (Basketball, LeverPull)}
