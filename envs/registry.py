@@ -5,6 +5,8 @@ Sources:
     implementation (`impl="jax"`), never warp;
   - Brax's locomotion tasks on the `mjx` backend;
   - the project's own MJX models (`envs.push`: PointPush, a progress-dependent task);
+  - Meta-World's Sawyer tasks (`envs.metaworld`, "mw/<task>"), on MJX's warp physics: their
+    models collide cylinders, which the pure-JAX implementation does not implement;
   - the project's own tiny pure-JAX tasks (`envs.toy`).
 
 Overrides are of two kinds. The wrapper settings below apply to every task; any
@@ -53,9 +55,16 @@ def playground_tasks() -> tuple[str, ...]:
     return tuple(pg_registry.dm_control_suite.ALL_ENVS)
 
 
+def metaworld_tasks() -> tuple[str, ...]:
+    from envs.metaworld.tasks import TASKS
+
+    return tuple(TASKS)
+
+
 def list_tasks() -> dict[str, tuple[str, ...]]:
     """Registered task names, grouped by source."""
-    return {"playground": playground_tasks(), "brax": BRAX_TASKS, "mjx": MJX_TASKS, "toy": tuple(TOY_TASKS)}
+    return {"playground": playground_tasks(), "brax": BRAX_TASKS, "mjx": MJX_TASKS, "metaworld": metaworld_tasks(),
+            "toy": tuple(TOY_TASKS)}
 
 
 def body(task: str) -> str:
@@ -88,6 +97,8 @@ def make(name: str, **overrides: Any) -> tuple[Environment, EnvSpec]:
         base, defaults = _make_brax(name, overrides)
     elif name in MJX_TASKS:
         base, defaults = _make_own_mjx(name, overrides)
+    elif name in groups["metaworld"]:
+        base, defaults = _make_metaworld(name, overrides)
     elif name in TOY_TASKS:
         base, defaults = _make_toy(name, overrides)
     else:
@@ -133,6 +144,9 @@ def _renderer(name: str, base: Environment, pixels: dict):
     from envs.backends import _mj_model
 
     mj_model = _mj_model(base.base) if isinstance(base, BackendEnv) else None
+    if name in metaworld_tasks():
+        raise render.RenderError(f"{name}: pixel observations of Meta-World tasks are not built yet (their scenes "
+                                 "move bodies per episode, which the renderer does not take); use obs='state'")
     if mj_model is None:
         raise render.RenderError(f"{name} is not a MuJoCo task, so it has no camera to give pixel observations")
     camera = render.default_camera(body(name)) if pixels["camera"] is None else pixels["camera"]
@@ -185,6 +199,17 @@ def _make_own_mjx(name: str, overrides: dict):
     base = push.PointPush(config, config_overrides=overrides or None)
     defaults = {"episode_length": int(config.episode_length), "action_repeat": int(config.action_repeat)}
     return BackendEnv(base, name, base.dt, defaults["episode_length"]), defaults
+
+
+def _make_metaworld(name: str, overrides: dict):
+    from envs.metaworld.tasks import TASKS
+
+    if overrides.pop("impl", "warp") != "warp":
+        raise ValueError(f"{name}: Meta-World's models run on MJX's warp implementation only (impl='warp'); the "
+                         "pure-JAX implementation has no cylinder collisions")
+    _refuse_unknown(name, overrides, {"goal_observable", "task_variations", "variations_seed"})
+    base = TASKS[name](**overrides)
+    return base, {"episode_length": base.spec.episode_length, "action_repeat": 1}
 
 
 def _make_toy(name: str, overrides: dict):

@@ -116,7 +116,7 @@ class SawyerEnv(Environment):
 
     config: TaskConfig
 
-    def __init__(self, goal_observable: bool = False, task_variations: int = 50, seed: int = 0):
+    def __init__(self, goal_observable: bool = False, task_variations: int = 50, variations_seed: int = 0):
         from envs.metaworld import assets
 
         mj_model = mujoco.MjModel.from_xml_path(str(assets.model_path(self.config.xml)))
@@ -134,7 +134,7 @@ class SawyerEnv(Environment):
         # Meta-World's benchmarks fix 50 random vectors per task (`_make_tasks`); each episode takes one
         if task_variations < 0:
             raise ValueError(f"task_variations must be >= 0 (0: a fresh draw per episode), got {task_variations}")
-        self._variations = self._draw_variations(task_variations, seed) if task_variations else None
+        self._variations = self._draw_variations(task_variations, variations_seed) if task_variations else None
         self._physics = None  # the warp model and data, built on first use outside a trace
 
     # -- the pieces a task provides -------------------------------------------------------
@@ -275,6 +275,14 @@ class SawyerEnv(Environment):
         return State(inner=s, obs=obs, reward=zero, done=zero, truncated=zero,
                      metrics=jax.tree.map(jnp.zeros_like, metrics), info={})
 
+    def evaluate_at(self, s: SawyerState, action: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
+        """Observation [39], reward and metrics of physics state `s` reached by `action` [4]
+        (what `step` reports after its physics), without stepping: scores given states."""
+        d = self._forward(s)
+        obs = self._observe(d, s)
+        reward, metrics = self._evaluate(obs, jnp.clip(action, -1.0, 1.0), d, s)
+        return obs, reward, metrics
+
     def step(self, state: State, action: jax.Array) -> State:
         from mujoco import mjx
 
@@ -292,8 +300,9 @@ class SawyerEnv(Environment):
         reward, metrics = self._evaluate(obs, action, d, s)
         unstable = (jnp.isnan(d.qpos).any() | jnp.isnan(d.qvel).any()).astype(jnp.float32)
         s = s.replace(prev_obs=obs[:18])
+        # the time limit is the EpisodeLimit wrapper's: a step of the task itself never truncates
         return state.replace(inner=s, obs=obs, reward=reward.astype(jnp.float32), done=unstable,
-                             metrics=metrics)
+                             truncated=jnp.zeros(()), metrics=metrics)
 
 
 def _obs_bounds(goal_bounds) -> tuple[np.ndarray, np.ndarray]:
