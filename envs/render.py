@@ -11,10 +11,11 @@ at 16 worlds this way against 719 with warp's full `mjx.forward` before the rend
 7-16% faster. Every pixel's depth is MuJoCo's `mj_ray` distance (`tests/test_render.py`).
 
 Warp's render context is built for a fixed number of worlds, and only a single `vmap` of that
-size is batched by MJX. `Renderer.__call__` renders one world and is batched by a custom
-vmap rule that flattens every vmapped axis (members x environments) into one batch of worlds
-and builds (once, at trace time) the context of that size, so the renderer composes with any
-nesting of `vmap`, with `lax.scan` and with `jit`, and frames never leave the device.
+size is batched by MJX. `Renderer.__call__` renders one world and is batched by
+`envs.worlds.per_world`, which flattens every vmapped axis (members x environments) into one
+batch of worlds; the context of that size is built once, at trace time, so the renderer
+composes with any nesting of `vmap`, with `lax.scan` and with `jit`, and frames never leave the
+device.
 
     renderer = Renderer(mj_model, camera=0, size=64)
     frame = renderer(data.qpos, data.mocap_pos, data.mocap_quat)     # uint8 [64, 64, 3]
@@ -26,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
+
+from envs.worlds import per_world
 
 # The camera the papers render each DeepMind Control domain from: DrQ-v2 (`dmc.py`) and AIME
 # (`aime/env.py`, after DreamerV2) both take camera 0, and 2 for the quadruped.
@@ -90,7 +93,7 @@ class Renderer:
         self._warp_model = mjx.put_model(mj_model, impl="warp")
         self._warp_data = mjx.make_data(mj_model, impl="warp")
         self._contexts: list = []  # kept alive: compiled programs look them up by key when they run
-        self._one = self._per_world()
+        self._one = per_world(self.frames)
 
     def _context(self, worlds: int):
         """A new warp render context for `worlds` worlds (host-side, at trace time).
@@ -152,32 +155,6 @@ class Renderer:
         if not self.depth:
             return rgb
         return rgb, depth.reshape(worlds, self.size, self.size, 1)
-
-    def _per_world(self):
-        """One world's render, batched by flattening every vmapped axis into one batch of worlds."""
-        @jax.custom_batching.custom_vmap
-        def many(qpos, mocap_pos, mocap_quat):  # leading axis: worlds
-            return self.frames(qpos, mocap_pos, mocap_quat)
-
-        @many.def_vmap
-        def many_batched(axis_size, in_batched, *args):
-            args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape)) for a, b in zip(args, in_batched)]
-            lead = args[0].shape[:2]
-            out = many(*[a.reshape(lead[0] * lead[1], *a.shape[2:]) for a in args])  # not -1: nmocap may be 0
-            out = jax.tree.map(lambda x: x.reshape(*lead, *x.shape[1:]), out)
-            return out, jax.tree.map(lambda _: True, out)
-
-        @jax.custom_batching.custom_vmap
-        def one(qpos, mocap_pos, mocap_quat):
-            return jax.tree.map(lambda x: x[0], many(qpos[None], mocap_pos[None], mocap_quat[None]))
-
-        @one.def_vmap
-        def one_batched(axis_size, in_batched, *args):
-            args = [a if b else jnp.broadcast_to(a, (axis_size, *a.shape)) for a, b in zip(args, in_batched)]
-            out = many(*args)
-            return out, jax.tree.map(lambda _: True, out)
-
-        return one
 
     def __call__(self, qpos: jax.Array, mocap_pos: jax.Array, mocap_quat: jax.Array):
         """One world: qpos [nq], mocap_pos [nmocap, 3], mocap_quat [nmocap, 4] -> uint8 RGB [size, size, 3]

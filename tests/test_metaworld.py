@@ -143,3 +143,28 @@ def test_bad_input_says_what_is_valid(monkeypatch):
     monkeypatch.setattr(assets.metadata, "version", lambda _: "2.0.0")
     with pytest.raises(MetaWorldError, match="3.0.0"):
         TASKS["mw/lever-pull"]()
+
+
+def test_worlds_step_alike_alone_batched_and_nested():
+    """Worlds share one warp call and one contact buffer (`envs.worlds.per_world`): a world must step
+    the same alone, in a batch of 4, and in a 2 x 2 nesting of vmaps (members x environments)."""
+    env = TASKS["mw/basketball"]()
+    keys = jax.random.split(jax.random.PRNGKey(1), 4)
+    actions = jax.random.uniform(jax.random.PRNGKey(2), (12, 4, 4), minval=-1.0, maxval=1.0)
+    actions = actions.at[:, :, 2].set(-1.0)  # down onto the table and the ball: contacts
+
+    def run(state, acts):
+        def body(s, a):
+            s = env.step(s, a)
+            return s, s.obs
+
+        return jax.lax.scan(body, state, acts)[1]
+
+    alone = np.stack([np.asarray(jax.jit(run)(env.reset(k), actions[:, i])) for i, k in enumerate(keys)], 1)
+    batched = np.asarray(jax.jit(lambda k, a: jax.vmap(run, in_axes=(0, 1), out_axes=1)(jax.vmap(env.reset)(k), a))(
+        keys, actions))
+    nested = jax.jit(lambda k, a: jax.vmap(jax.vmap(run, in_axes=(0, 1), out_axes=1), in_axes=(0, 1), out_axes=1)(
+        jax.vmap(jax.vmap(env.reset))(k), a))(keys.reshape(2, 2, 2), actions.reshape(12, 2, 2, 4))
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(nested).reshape(12, 4, 39), alone, atol=1e-5)
+    assert np.abs(alone[-1, :, 2] - alone[0, :, 2]).max() > 0.02  # the hands did move down

@@ -24,6 +24,7 @@ starts from its result.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -33,6 +34,7 @@ import numpy as np
 from flax import struct
 
 from envs.core import Environment, EnvSpec, State, check_action
+from envs.worlds import per_world
 
 FRAME_SKIP = 5
 ACTION_SCALE = 1.0 / 100
@@ -44,6 +46,23 @@ OBS_SIZE = 39
 # of MuJoCo 4's 12 weld values; metaworld 3.x writes 11 and fails to load on MuJoCo 4)
 MOCAP_WELD = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 5.0)
 HAND_RESET_STEPS = 50
+# warp's buffers per world: contacts (its own default; CPU MuJoCo had at most 13 in scripted and random
+# basketball episodes) and constraint rows (at most 56 there)
+CONTACTS_PER_WORLD = 48
+CONSTRAINTS_PER_WORLD = 128
+
+
+@struct.dataclass
+class Pose:
+    """What the observation and the rewards read of the physics after a step (one world)."""
+
+    qpos: jax.Array
+    qvel: jax.Array
+    qacc_warmstart: jax.Array
+    xpos: jax.Array
+    xquat: jax.Array
+    site_xpos: jax.Array
+    geom_xmat: jax.Array
 
 
 @struct.dataclass
@@ -135,7 +154,10 @@ class SawyerEnv(Environment):
         if task_variations < 0:
             raise ValueError(f"task_variations must be >= 0 (0: a fresh draw per episode), got {task_variations}")
         self._variations = self._draw_variations(task_variations, variations_seed) if task_variations else None
-        self._physics = None  # the warp model and data, built on first use outside a trace
+        self._physics: dict[int, tuple] = {}  # worlds per call -> (warp model, data template)
+        # one warp call for all worlds, however the vmaps around a step nest (envs.worlds)
+        self._advance = per_world(functools.partial(self._worlds, FRAME_SKIP))
+        self._pose = per_world(functools.partial(self._worlds, 0))
 
     # -- the pieces a task provides -------------------------------------------------------
     def _place(self, s: SawyerState) -> SawyerState:
@@ -184,31 +206,45 @@ class SawyerEnv(Environment):
         return jax.lax.while_loop(lambda c: ~self._valid(c[1]), draw, draw((key, low)))[1]
 
     # -- physics ----------------------------------------------------------------------------
-    def physics(self):
-        """The warp MJX model and a template data (built once)."""
-        if self._physics is None:
+    def _template(self, worlds: int):
+        """The warp model and a data template for a call of `worlds` worlds (built once per size, at
+        trace time): the worlds of a call share one contact buffer, sized for all of them."""
+        if worlds not in self._physics:
             from mujoco import mjx
 
             from envs.metaworld import assets
 
             assets.require_warp()
-            with jax.ensure_compile_time_eval():  # concrete arrays even when first asked for inside jit
+            with jax.ensure_compile_time_eval():  # concrete arrays, though asked for inside a trace
                 mx = mjx.put_model(self._mj_model, impl="warp")
-                self._physics = (mx, mjx.make_data(self._mj_model, impl="warp"))
-        return self._physics
+                d0 = mjx.make_data(self._mj_model, impl="warp", naconmax=worlds * CONTACTS_PER_WORLD,
+                                   njmax=CONSTRAINTS_PER_WORLD)
+            self._physics[worlds] = (mx, d0)
+        return self._physics[worlds]
 
-    def _data(self, s: SawyerState):
-        mx, d0 = self.physics()
-        mx = mx.replace(body_pos=s.body_pos)
-        d = d0.replace(qpos=s.qpos, qvel=s.qvel, mocap_pos=s.mocap_pos, mocap_quat=s.mocap_quat,
-                       qacc_warmstart=s.qacc_warmstart)
-        return mx, d
-
-    def _forward(self, s: SawyerState):
+    def _worlds(self, substeps: int, qpos, qvel, mocap_pos, mocap_quat, qacc_warmstart, body_pos, ctrl) -> Pose:
+        """`substeps` physics steps then a forward pass, for W worlds (every argument [W, ...])."""
         from mujoco import mjx
 
-        mx, d = self._data(s)
-        return mjx.forward(mx, d)
+        mx, d0 = self._template(qpos.shape[0])
+
+        def world(qpos, qvel, mocap_pos, mocap_quat, qacc_warmstart, body_pos, ctrl):
+            m = mx.replace(body_pos=body_pos)
+            d = d0.replace(qpos=qpos, qvel=qvel, mocap_pos=mocap_pos, mocap_quat=mocap_quat,
+                           qacc_warmstart=qacc_warmstart, ctrl=ctrl)
+            d = jax.lax.fori_loop(0, substeps, lambda _, d: mjx.step(m, d), d)
+            d = mjx.forward(m, d)
+            return Pose(qpos=d.qpos, qvel=d.qvel, qacc_warmstart=d.qacc_warmstart, xpos=d.xpos, xquat=d.xquat,
+                        site_xpos=d.site_xpos, geom_xmat=d.geom_xmat)
+
+        return jax.vmap(world)(qpos, qvel, mocap_pos, mocap_quat, qacc_warmstart, body_pos, ctrl)
+
+    def _physics_of(self, s: SawyerState, ctrl: jax.Array, substeps: int) -> "Pose":
+        fn = self._advance if substeps else self._pose
+        return fn(s.qpos, s.qvel, s.mocap_pos, s.mocap_quat, s.qacc_warmstart, s.body_pos, ctrl)
+
+    def _forward(self, s: SawyerState) -> "Pose":
+        return self._physics_of(s, jnp.zeros(2), 0)
 
     # -- observation ----------------------------------------------------------------------
     def tcp(self, d) -> jax.Array:
@@ -242,6 +278,13 @@ class SawyerEnv(Environment):
         return EnvSpec(name=self.config.name, obs_shape=(OBS_SIZE,), action_shape=(4,), action_low=-1.0,
                        action_high=1.0, episode_length=self.config.episode_length, action_repeat=1,
                        control_dt=float(self._mj_model.opt.timestep * FRAME_SKIP))
+
+    @property
+    def variations(self) -> jax.Array:
+        """The fixed task variations [K, len(reset_low)] episodes draw from (`task_variations` > 0)."""
+        if self._variations is None:
+            raise ValueError(f"{self.config.name} was built with task_variations=0: every episode draws afresh")
+        return self._variations
 
     @property
     def mj_model(self) -> mujoco.MjModel:
@@ -284,17 +327,12 @@ class SawyerEnv(Environment):
         return obs, reward, metrics
 
     def step(self, state: State, action: jax.Array) -> State:
-        from mujoco import mjx
-
         action = jnp.clip(check_action(self.spec, action), -1.0, 1.0)
         s = state.inner
         low, high = jnp.asarray(self.config.hand_low), jnp.asarray(self.config.hand_high)
         mocap_pos = jnp.clip(s.mocap_pos + action[:3] * ACTION_SCALE, low, high)
         s = s.replace(mocap_pos=mocap_pos, mocap_quat=jnp.asarray([MOCAP_QUAT], jnp.float32))
-        mx, d = self._data(s)
-        d = d.replace(ctrl=jnp.stack([action[3], -action[3]]))
-        d = jax.lax.fori_loop(0, FRAME_SKIP, lambda _, d: mjx.step(mx, d), d)
-        d = mjx.forward(mx, d)
+        d = self._physics_of(s, jnp.stack([action[3], -action[3]]), FRAME_SKIP)
         s = s.replace(qpos=d.qpos, qvel=d.qvel, qacc_warmstart=d.qacc_warmstart)
         obs = self._observe(d, s)
         reward, metrics = self._evaluate(obs, action, d, s)
