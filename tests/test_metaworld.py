@@ -20,7 +20,7 @@ import pytest
 
 import envs
 from envs.metaworld import TASKS, MetaWorldError, assets, rewards
-from tests.metaworld_oracle import oracle, scripted_episode
+from envs.metaworld.oracle import oracle, scripted_episode
 
 DYNAMICS_STEPS = 40
 OBS_DRIFT = 1e-2  # metres (and quaternion units) after 40 open-loop steps; measured 5.6e-3 at most

@@ -56,7 +56,8 @@ def record_demonstrations(task: str, num_demos: int, action_repeat: int = 2, epi
 
     Returns:
       A "demonstrations" `Dataset`: obs [num_demos, T + 1, 39] with T = episode_length /
-      action_repeat, goals zeroed; oracle actions [num_demos, T, 4] and rewards [num_demos, T].
+      action_repeat, goals zeroed; oracle actions [num_demos, T, 4] and rewards [num_demos, T];
+      `metadata["success_steps"]`: per demonstration, the agent steps with the success flag up.
     """
     if task not in TASKS:
         raise ValueError(f"no Meta-World task {task!r}; there are {sorted(TASKS)}")
@@ -71,7 +72,7 @@ def record_demonstrations(task: str, num_demos: int, action_repeat: int = 2, epi
     reset = jax.jit(jax.vmap(lambda rand: env.reset_to(env.initial_state(rand))))
     step = jax.jit(jax.vmap(env.step))
     policy = scripted_policy(task)
-    kept_obs, kept_actions, kept_rewards = [], [], []
+    kept_obs, kept_actions, kept_rewards, kept_success = [], [], [], []
     started = time.time()
     bar = tqdm(total=num_demos, desc=f"{task} demonstrations", disable=not progress)
     for attempt in range(max_tries):
@@ -89,8 +90,10 @@ def record_demonstrations(task: str, num_demos: int, action_repeat: int = 2, epi
             rewards.append(np.asarray(state.reward))
             success.append(np.asarray(state.metrics["success"]))
         obs, actions, rewards = np.stack(obs, 1), np.stack(actions, 1), np.stack(rewards, 1)  # [B, steps (+1), ...]
-        for i in np.flatnonzero(np.stack(success, 1).max(axis=1) > 0):
+        success = np.stack(success, 1)
+        for i in np.flatnonzero(success.max(axis=1) > 0):
             if len(kept_obs) < num_demos:
+                kept_success.append(success[i, action_repeat - 1::action_repeat])  # the flag at each agent step
                 kept_obs.append(obs[i])
                 kept_actions.append(actions[i])
                 kept_rewards.append(rewards[i])
@@ -111,7 +114,8 @@ def record_demonstrations(task: str, num_demos: int, action_repeat: int = 2, epi
         "obs_dtype": "float32", "action_shape": [4], "num_episodes": num_demos, "episode_steps": horizon,
         "action_repeat": action_repeat, "policy": f"metaworld scripted policy ({cls.config.metaworld_name})",
         "returns": rewards.sum(axis=1).astype(float).tolist(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "seed": seed, "control_steps": steps, "success_filter": "succeeded at some control step",
+        "seed": seed, "control_steps": steps,
+        "success_steps": [int(x.sum()) for x in kept_success],  # agent steps with the success flag up "success_filter": "succeeded at some control step",
         "seconds": round(time.time() - started, 1),
     }
     return datasets.Dataset(obs=obs.astype(np.float32), actions=actions.astype(np.float32),

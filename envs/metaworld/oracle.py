@@ -1,4 +1,4 @@
-"""The official metaworld environments as a parity oracle (tests only).
+"""The official metaworld environments as a parity oracle and a speed peer.
 
 metaworld 3.x writes 11 weld parameters into MuJoCo 4's 12-wide `eq_data` and fails to load;
 `oracle` writes the same 11 into the first 11 (envs.metaworld.sawyer.fix_mocap_weld), leaving
