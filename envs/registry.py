@@ -207,7 +207,7 @@ def _make_metaworld(name: str, overrides: dict):
     if overrides.pop("impl", "warp") != "warp":
         raise ValueError(f"{name}: Meta-World's models run on MJX's warp implementation only (impl='warp'); the "
                          "pure-JAX implementation has no cylinder collisions")
-    _refuse_unknown(name, overrides, {"goal_observable", "task_variations", "variations_seed"})
+    _refuse_unknown(name, overrides, {"goal_observable", "task_variations", "variations_seed", "reset_variant"})
     base = TASKS[name](**overrides)
     return base, {"episode_length": base.spec.episode_length, "action_repeat": 1}
 

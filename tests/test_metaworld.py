@@ -117,6 +117,9 @@ def test_task_variations_are_the_fixed_set_or_fresh_draws():
     assert len(starts) == 6
     low, high = np.asarray(cls.config.reset_low), np.asarray(cls.config.reset_high)
     assert all(np.all(low <= np.asarray(s)) and np.all(np.asarray(s) <= high) for s in starts)
+    # basketball: the ADS authors' basket range by default, metaworld's on request
+    basket_x = lambda env: np.abs(np.asarray(env.variations[:, 3])).max()  # noqa: E731
+    assert basket_x(TASKS["mw/basketball"]()) <= 0.025 < basket_x(TASKS["mw/basketball"](reset_variant="metaworld"))
 
 
 def test_tolerance_and_hamacher_match_metaworld_reward_utils():

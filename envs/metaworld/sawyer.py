@@ -111,6 +111,8 @@ class TaskConfig:
       episode_length: the time limit the ADS authors set per task (`IL/suite/metaworld.py`,
         `MAX_PATH_LENGTH`); metaworld's own is 500.
       camera: the camera the ADS authors render this task from.
+      ads_reset: the ADS authors' own box for the random vector where their copy of metaworld changed
+        it (`IL/metaworld/envs/mujoco/sawyer_xyz/v3/`), as (low, high); None where it is metaworld's.
     """
 
     name: str
@@ -123,6 +125,7 @@ class TaskConfig:
     reset_high: tuple[float, ...]
     episode_length: int
     camera: str
+    ads_reset: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 class SawyerEnv(Environment):
@@ -135,8 +138,17 @@ class SawyerEnv(Environment):
 
     config: TaskConfig
 
-    def __init__(self, goal_observable: bool = False, task_variations: int = 50, variations_seed: int = 0):
+    def __init__(self, goal_observable: bool = False, task_variations: int = 50, variations_seed: int = 0,
+                 reset_variant: str = "ads"):
+        """`reset_variant`: "ads", the random-vector box of the ADS authors' copy of metaworld (which
+        produced the paper's numbers; the same as metaworld's for most tasks), or "metaworld"."""
         from envs.metaworld import assets
+
+        if reset_variant not in ("ads", "metaworld"):
+            raise ValueError(f"reset_variant must be 'ads' or 'metaworld', got {reset_variant!r}")
+        box = self.config.ads_reset if reset_variant == "ads" and self.config.ads_reset else \
+            (self.config.reset_low, self.config.reset_high)
+        self._reset_box = (np.asarray(box[0], np.float32), np.asarray(box[1], np.float32))
 
         mj_model = mujoco.MjModel.from_xml_path(str(assets.model_path(self.config.xml)))
         fix_mocap_weld(mj_model)
@@ -195,8 +207,7 @@ class SawyerEnv(Environment):
         return jax.vmap(self._draw_rand)(keys)
 
     def _draw_rand(self, key: jax.Array) -> jax.Array:
-        low = jnp.asarray(self.config.reset_low, jnp.float32)
-        high = jnp.asarray(self.config.reset_high, jnp.float32)
+        low, high = jnp.asarray(self._reset_box[0]), jnp.asarray(self._reset_box[1])
 
         def draw(carry):
             key, _ = carry

@@ -26,7 +26,9 @@ class Basketball(SawyerEnv):
         name="mw/basketball", metaworld_name="basketball-v3", xml="sawyer_xyz/sawyer_basketball.xml",
         hand_low=(-0.5, 0.40, 0.05), hand_high=(0.5, 1.0, 0.5), hand_init=(0.0, 0.6, 0.2),
         reset_low=(-0.1, 0.6, 0.0299, -0.1, 0.85, 0.0), reset_high=(0.1, 0.7, 0.0301, 0.1, 0.9 + 1e-7, 0.0),
-        episode_length=175, camera="corner")
+        episode_length=175, camera="corner",
+        # the authors' basketball-v3 narrows the basket's x range from [-0.1, 0.1] to [-0.025, 0.025]
+        ads_reset=((-0.1, 0.6, 0.0299, -0.025, 0.85, 0.0), (0.1, 0.7, 0.0301, 0.025, 0.9 + 1e-7, 0.0)))
     TARGET_RADIUS = 0.08
     BALL_Z = 0.03
     HOOP_HEIGHT = 0.3  # the reward's target sits just above the hoop
@@ -43,8 +45,8 @@ class Basketball(SawyerEnv):
         return jnp.linalg.norm(rand[:2] - rand[3:5]) >= 0.15
 
     def _goal_bounds(self):
-        low = np.asarray(self.config.reset_low[3:]) + np.array([0.0, -0.083, 0.2499])
-        high = np.asarray(self.config.reset_high[3:]) + np.array([0.0, -0.083, 0.2501])
+        low = self._reset_box[0][3:] + np.array([0.0, -0.083, 0.2499])
+        high = self._reset_box[1][3:] + np.array([0.0, -0.083, 0.2501])
         return low, high
 
     def _place(self, s: SawyerState) -> SawyerState:
