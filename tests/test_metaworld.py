@@ -23,8 +23,16 @@ from envs.metaworld import TASKS, MetaWorldError, assets, rewards
 from envs.metaworld.oracle import oracle, scripted_episode
 
 DYNAMICS_STEPS = 40
-OBS_DRIFT = 1e-2  # metres (and quaternion units) after 40 open-loop steps; measured 5.6e-3 at most
-REWARD_DRIFT = 0.05  # of rewards in [0, 10]; measured 0.004 at most
+# Largest differences allowed over 40 open-loop steps: observations (metres, quaternion units) and
+# rewards (in [0, 10]); measured on 2026-12-04 in brackets. Assembly's fingers close on the wrench
+# at step 29, where contact makes the two solvers part (finger opening 1.2e-2 apart by step 31), and
+# its caging reward has a threshold (caging > 0.97) that turns that into a jump of about 0.5.
+DRIFT = {
+    "mw/assembly": (2e-2, 1.0),  # (1.2e-2, 0.55)
+    "mw/basketball": (1e-2, 0.05),  # (5.6e-3, 0.002)
+    "mw/lever-pull": (1e-2, 0.05),  # (3.8e-4, 0.004)
+    "mw/pick-place": (1e-2, 0.05),  # (1.0e-3, 0.0003)
+}
 
 
 @pytest.fixture(scope="module", params=sorted(TASKS))
@@ -32,7 +40,7 @@ def episode(request):
     """Our task (goal observable, as the scripted expert needs), the oracle's expert episode on its
     first task variation, and our jitted functions."""
     cls = TASKS[request.param]
-    env = cls(goal_observable=True)
+    env = cls(goal_observable=True, reset_variant="metaworld")  # the oracle draws from metaworld's ranges
     ref, obs0 = oracle(cls.config.metaworld_name, task_index=0)
     rand = jnp.asarray(ref._last_rand_vec, jnp.float32)
     with warnings.catch_warnings():
@@ -40,7 +48,7 @@ def episode(request):
         steps = cls.config.episode_length
         actions, obs, rew, success = scripted_episode(cls.config.metaworld_name, ref, obs0, steps)
     qpos, qvel, mocap = _replay_states(cls.config.metaworld_name, actions)
-    return {"env": env, "rand": rand, "actions": actions, "obs": obs, "rewards": rew, "success": success,
+    return {"name": request.param, "env": env, "rand": rand, "actions": actions, "obs": obs, "rewards": rew, "success": success,
             "qpos": qpos, "qvel": qvel, "mocap": mocap}
 
 
@@ -85,9 +93,10 @@ def test_dynamics_track_the_oracle_open_loop(episode):
 
     actions = jnp.asarray(episode["actions"][:DYNAMICS_STEPS])
     _, (obs, reward) = jax.jit(lambda s, a: jax.lax.scan(body, s, a))(first, actions)
+    obs_drift, reward_drift = DRIFT[episode["name"]]
     drift = np.abs(np.asarray(obs) - episode["obs"][1:DYNAMICS_STEPS + 1]).max()
-    assert drift < OBS_DRIFT, drift
-    assert np.abs(np.asarray(reward) - episode["rewards"][:DYNAMICS_STEPS]).max() < REWARD_DRIFT
+    assert drift < obs_drift, drift
+    assert np.abs(np.asarray(reward) - episode["rewards"][:DYNAMICS_STEPS]).max() < reward_drift
 
 
 def test_one_short_episode_per_task_through_the_registry():

@@ -63,3 +63,23 @@ def gripper_caging(action: jax.Array, obj_pos: jax.Array, *, left_pad: jax.Array
         reach = tolerance(jnp.linalg.norm(obj_pos - tcp), 0.0, object_reach_radius, reach_margin)
         caging_and_gripping = (caging_and_gripping + reach) / 2
     return caging_and_gripping
+
+
+def pick_place_caging(action: jax.Array, obj_pos: jax.Array, *, left_pad: jax.Array, right_pad: jax.Array,
+                      init_left_pad: jax.Array, init_right_pad: jax.Array, tcp: jax.Array, obj_init_pos: jax.Array,
+                      init_tcp: jax.Array) -> jax.Array:
+    """pick-place's own caging reward (`SawyerPickPlaceEnvV3._gripper_caging_reward`): signed pad offsets,
+    margins from the pads' initial positions, always the high-density mean."""
+    pad_margin, xz_margin_min, obj_radius = 0.05, 0.005, 0.015
+    right_margin = jnp.abs(jnp.abs(obj_pos[1] - init_right_pad[1]) - pad_margin)
+    left_margin = jnp.abs(jnp.abs(obj_pos[1] - init_left_pad[1]) - pad_margin)
+    right = tolerance(obj_pos[1] - right_pad[1], obj_radius, pad_margin, right_margin)
+    left = tolerance(left_pad[1] - obj_pos[1], obj_radius, pad_margin, left_margin)
+    caging_y = hamacher_product(left, right)
+    xz = jnp.array([0, 2])
+    xz_margin = jnp.linalg.norm(obj_init_pos[xz] - init_tcp[xz]) - xz_margin_min
+    caging_xz = tolerance(jnp.linalg.norm(tcp[xz] - obj_pos[xz]), 0.0, xz_margin_min, xz_margin)
+    gripper_closed = jnp.minimum(jnp.maximum(0.0, action[-1]), 1.0)
+    caging = hamacher_product(caging_y, caging_xz)
+    gripping = jnp.where(caging > 0.97, gripper_closed, 0.0)
+    return (hamacher_product(caging, gripping) + caging) / 2
