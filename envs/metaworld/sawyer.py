@@ -272,9 +272,15 @@ class SawyerEnv(Environment):
         objs = jnp.pad(objs, (0, OBJ_OBS_SIZE - objs.shape[0]))
         return jnp.concatenate([hand, opening[None], objs])
 
-    def _goal_bounds(self) -> tuple[jax.Array, jax.Array]:
-        """The goal entries' bounds in the observation: the task's goal space, or zeros when hidden."""
-        raise NotImplementedError
+    def _goal_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The goal's bounds in an observed goal (the task's goal space): by default the goal part
+        (entries 3-5) of the random vector's box."""
+        return self._reset_box[0][3:6], self._reset_box[1][3:6]
+
+    @staticmethod
+    def _set_obj_xyz(s: SawyerState, pos: jax.Array) -> SawyerState:
+        """The main object's free joint to `pos`, at rest (the reference's `_set_obj_xyz`)."""
+        return s.replace(qpos=s.qpos.at[9:12].set(pos), qvel=s.qvel.at[9:15].set(0.0))
 
     def _observe(self, d, s: SawyerState) -> jax.Array:
         current = self._current(d)

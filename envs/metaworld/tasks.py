@@ -52,9 +52,8 @@ class Basketball(SawyerEnv):
     def _place(self, s: SawyerState) -> SawyerState:
         obj_init = jnp.concatenate([s.rand[:2], jnp.array([self.BALL_Z])])
         basket = s.rand[3:6]
-        return s.replace(qpos=s.qpos.at[9:12].set(obj_init), qvel=s.qvel.at[9:15].set(0.0),
-                         body_pos=s.body_pos.at[self._basket].set(basket), target=basket + self._goal_offset,
-                         obj_init=obj_init)
+        return self._set_obj_xyz(s, obj_init).replace(
+            body_pos=s.body_pos.at[self._basket].set(basket), target=basket + self._goal_offset, obj_init=obj_init)
 
     def _objects(self, d):
         return d.xpos[self._ball], d.xquat[self._ball]
@@ -159,13 +158,8 @@ class PickPlace(SawyerEnv):
     def _valid(self, rand):
         return jnp.linalg.norm(rand[:2] - rand[3:5]) >= 0.15
 
-    def _goal_bounds(self):
-        return self._reset_box[0][3:], self._reset_box[1][3:]
-
     def _place(self, s: SawyerState) -> SawyerState:
-        obj_init = s.rand[:3]
-        return s.replace(qpos=s.qpos.at[9:12].set(obj_init), qvel=s.qvel.at[9:15].set(0.0), target=s.rand[3:6],
-                         obj_init=obj_init)
+        return self._set_obj_xyz(s, s.rand[:3]).replace(target=s.rand[3:6], obj_init=s.rand[:3])
 
     def _objects(self, d):
         return d.xpos[self._obj], quat_from_matrix_xyzw(d.geom_xmat[self._obj_geom].reshape(3, 3))
@@ -217,14 +211,11 @@ class Assembly(SawyerEnv):
     def _valid(self, rand):
         return jnp.linalg.norm(rand[:2] - rand[3:5]) >= 0.1
 
-    def _goal_bounds(self):
-        return self._reset_box[0][3:], self._reset_box[1][3:]
-
     def _place(self, s: SawyerState) -> SawyerState:
         obj_init, target = s.rand[:3], s.rand[3:6]
-        return s.replace(qpos=s.qpos.at[9:12].set(obj_init), qvel=s.qvel.at[9:15].set(0.0),
-                         body_pos=s.body_pos.at[self._peg].set(target - jnp.array([0.0, 0.0, 0.05])),
-                         target=target, obj_init=obj_init)
+        return self._set_obj_xyz(s, obj_init).replace(
+            body_pos=s.body_pos.at[self._peg].set(target - jnp.array([0.0, 0.0, 0.05])), target=target,
+            obj_init=obj_init)
 
     def _objects(self, d):
         return d.site_xpos[self._grip_site], d.xquat[self._nut]

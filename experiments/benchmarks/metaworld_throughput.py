@@ -27,20 +27,15 @@ import numpy as np
 
 import envs
 from envs.metaworld import TASKS
+from experiments.benchmarks import best_time
 from envs.metaworld.sawyer import CONSTRAINTS_PER_WORLD, CONTACTS_PER_WORLD, FRAME_SKIP
 
 
 def _best(fn, *args, repeats: int) -> tuple[float, float]:
+    """(compile seconds, best seconds of a call) of `jit(fn)(*args)`."""
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - t0)
-    return compile_s, best
+    return time.perf_counter() - t0, best_time(compiled, *args, repeats=repeats)
 
 
 def time_ours(task: str, num_envs: int, steps: int, repeats: int) -> tuple[float, float]:
