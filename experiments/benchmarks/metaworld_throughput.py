@@ -21,8 +21,6 @@ import warnings
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import mujoco
 import numpy as np
 
 import envs
