@@ -25,8 +25,8 @@ import numpy as np
 
 import envs
 from envs.metaworld import TASKS
-from experiments.benchmarks import best_time
 from envs.metaworld.sawyer import CONSTRAINTS_PER_WORLD, CONTACTS_PER_WORLD, FRAME_SKIP
+from experiments.benchmarks import best_time
 
 
 def _best(fn, *args, repeats: int) -> tuple[float, float]:
