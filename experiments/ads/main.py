@@ -182,6 +182,8 @@ TASKS = {
     "PointPushAround": (CONFIGS / "ads_around.py", "around_", ["ads", "ot", "gaifo", "bco"]),
     "PointPush": (CONFIGS / "ads.py", "", ["ads", "ot", "gaifo", "bco"]),
     "PendulumSwingup": (CONFIGS / "ads_pendulum.py", "pendulum_", ["ads", "ot", "gaifo", "bco"]),
+    "mw/lever-pull": (CONFIGS / "ads_metaworld.py", "mw_lever_pull_", ["ads", "ot"]),
+    "mw/basketball": (CONFIGS / "ads_basketball.py", "mw_basketball_", ["ads", "ot"]),
 }
 
 
@@ -193,9 +195,11 @@ def reproduce(tasks: list[str], extra: list[str]) -> None:
     overrides_extra = reproduce_lib.parse_overrides(extra)
     for task in reproduce_lib.check_tasks(tasks, TASKS):
         path, prefix, methods = TASKS[task]
-        overrides = {"workdir": f"runs/ads_{task}", **overrides_extra}
+        overrides = {"workdir": f"runs/ads_{task.replace('/', '-')}", **overrides_extra}
         c = reproduce_lib.load_config(path, overrides)
-        if task not in record.SCRIPTED:  # a SAC expert's demonstrations (AIME's PendulumSwingup expert)
+        # a SAC expert's demonstrations (AIME's PendulumSwingup expert); Meta-World's come from its scripted
+        # policies and scripted tasks' from theirs, recorded by main_run where missing
+        if task not in record.SCRIPTED and task not in envs.list_tasks()["metaworld"]:
             expert = reproduce_lib.ensure_expert(SAC_CONFIG, {"task": task, "env.action_repeat": c.env.action_repeat,
                                                               "num_seeds": 1}, f"experts/{task}")
             reproduce_lib.ensure_recorded(str(expert), Path(c.agent.demos).parent, demos=100, embodiment="random",
