@@ -9,6 +9,8 @@
 # (flat: at most 8 files, so they fit what a lease sends back):
 #   0. pixel observations: frames/s against worlds beside state stepping, and the physics on warp
 #      (render.json; issue 29's GPU figure);
+#   0b. Meta-World on warp against worlds, beside the bare physics and CPU MuJoCo (metaworld.json;
+#      issue 30's GPU figure; needs the metaworld package for the models);
 #   1. CIP's causal discovery per call against the updates between two calls (cip_discovery.json);
 #   2. raw stepping of CartpoleBalance and CheetahRun at 8,192 and 32,768 envs (env_scaling.json);
 #   3. PPO's wall time with 1, 4, 16 vmapped seeds of 2,048 envs (ppo_seeds.json);
@@ -41,6 +43,9 @@ $PY -c "import jax; print('jax', jax.__version__, jax.devices())" >> "$OUT/log.t
 # envs (no longer run here); what that lease missed follows, at budgets sized from its compile times.
 step render 150 $PY -m experiments.benchmarks.render_throughput --tasks WalkerWalk,CheetahRun --worlds 1,64,1024,4096 \
   --size 64 --frame-budget 65536 --warp-physics --warp-physics-max-worlds 4096 --out "$OUT/render.json"
+
+step metaworld 120 $PY -m experiments.benchmarks.metaworld_throughput --tasks mw/basketball,mw/lever-pull \
+  --envs 64,1024,4096 --steps 10 --repeats 2 --out "$OUT/metaworld.json"
 
 step cip_discovery 110 $PY -m experiments.benchmarks.cip_discovery --tasks CheetahRun:17:6,hopper:11:3,ReacherHard:6:2 \
   --out "$OUT/cip_discovery.json"
