@@ -166,7 +166,8 @@ class SawyerEnv(Environment):
         if task_variations < 0:
             raise ValueError(f"task_variations must be >= 0 (0: a fresh draw per episode), got {task_variations}")
         self._variations = self._draw_variations(task_variations, variations_seed) if task_variations else None
-        self._physics: dict[int, tuple] = {}  # worlds per call -> (warp model, data template)
+        self._warp_model = None  # MJX's warp model, built on first use
+        self._physics: dict[int, Any] = {}  # worlds per call -> a warp data template with buffers for them
         # one warp call for all worlds, however the vmaps around a step nest (envs.worlds)
         self._advance = per_world(functools.partial(self._worlds, FRAME_SKIP))
         self._pose = per_world(functools.partial(self._worlds, 0))
@@ -227,11 +228,12 @@ class SawyerEnv(Environment):
 
             assets.require_warp()
             with jax.ensure_compile_time_eval():  # concrete arrays, though asked for inside a trace
-                mx = mjx.put_model(self._mj_model, impl="warp")
+                if self._warp_model is None:  # one model for every size; only the data's buffers differ
+                    self._warp_model = mjx.put_model(self._mj_model, impl="warp")
                 d0 = mjx.make_data(self._mj_model, impl="warp", naconmax=worlds * CONTACTS_PER_WORLD,
                                    njmax=CONSTRAINTS_PER_WORLD)
-            self._physics[worlds] = (mx, d0)
-        return self._physics[worlds]
+            self._physics[worlds] = d0
+        return self._warp_model, self._physics[worlds]
 
     def _worlds(self, substeps: int, qpos, qvel, mocap_pos, mocap_quat, qacc_warmstart, body_pos, ctrl) -> Pose:
         """`substeps` physics steps then a forward pass, for W worlds (every argument [W, ...])."""
