@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -230,22 +231,16 @@ def run_many(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, refe
         if simulate == "holds":
             schedule = _schedules(agent, params, params_batched, len(env_keys), horizon, segments, chunks)
             max_hold = int(schedule.lengths.max())
-            init = jax.jit(jax.vmap(lambda p, i, ke, ka: start(agent, p, i, ref, ke, ka)._replace(
-                env_state=dlb.held_reset(i, ke)), in_axes=(*axes, 0, 0)))
-            step = jax.jit(jax.vmap(
-                lambda p, i, c, s: advance_holds(agent, p, i, ref, c, *s, segments // chunks, max_hold),
-                in_axes=(*axes, 0, 0 if params_batched else None)))
+            step = lambda p, i, c, s: _advance_holds_many(  # noqa: E731
+                agent, axes, params_batched, segments // chunks, max_hold, p, i, ref, c, s)
             chunk_rounds = horizon // chunks
             schedules = [(schedule.lengths[..., j, :, :], schedule.segment[..., j, :],
                           np.full(schedule.segment.shape[:-2], j * chunk_rounds, np.int32)) for j in range(chunks)]
         else:
-            init = jax.jit(jax.vmap(lambda p, i, ke, ka: start(agent, p, i, ref, ke, ka), in_axes=(*axes, 0, 0)))
-            advance_rounds = jax.jit(jax.vmap(
-                lambda p, i, c: advance(agent, p, i, ref, c, segments // chunks, horizon // segments),
-                in_axes=(*axes, 0)))
-            step = lambda p, i, c, _: advance_rounds(p, i, c)  # noqa: E731
+            step = lambda p, i, c, _: _advance_many(  # noqa: E731
+                agent, axes, segments // chunks, horizon // segments, p, i, ref, c)
             schedules = [None] * chunks
-        carry = init(params, instance, env_keys, agent_keys)
+        carry = _start_many(agent, axes, simulate == "holds", params, instance, ref, env_keys, agent_keys)
         parts = []
         for chunk_schedule in schedules:
             carry, part = step(params, instance, carry, chunk_schedule)
@@ -255,6 +250,31 @@ def run_many(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, refe
         return RunResult(regret=np.concatenate([p.regret for p in parts], axis=1),
                          steady_regret=np.concatenate([p.steady_regret for p in parts], axis=1),
                          arm_counts=np.asarray(parts[-1].arm_counts))
+
+
+# `run_many`'s jitted steps live at module level, with the agent and the shapes static, so that a
+# second call of the same agent on arrays of the same shapes (another instance, seed or horizon
+# split alike) reuses the compiled code instead of compiling it again.
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _start_many(agent: BanditAgent, axes: tuple, held: bool, params, instance, ref, env_keys, agent_keys) -> Carry:
+    def one(p, i, ke, ka):
+        c = start(agent, p, i, ref, ke, ka)
+        return c._replace(env_state=dlb.held_reset(i, ke)) if held else c
+    return jax.vmap(one, in_axes=(*axes, 0, 0))(params, instance, env_keys, agent_keys)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _advance_many(agent: BanditAgent, axes: tuple, segments: int, rounds_per_segment: int, params, instance, ref,
+                  carry: Carry) -> tuple[Carry, RunResult]:
+    return jax.vmap(lambda p, i, c: advance(agent, p, i, ref, c, segments, rounds_per_segment),
+                    in_axes=(*axes, 0))(params, instance, carry)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _advance_holds_many(agent: BanditAgent, axes: tuple, params_batched: bool, segments: int, max_hold: int,
+                        params, instance, ref, carry: Carry, schedule) -> tuple[Carry, RunResult]:
+    return jax.vmap(lambda p, i, c, s: advance_holds(agent, p, i, ref, c, *s, segments, max_hold),
+                    in_axes=(*axes, 0, 0 if params_batched else None))(params, instance, carry, schedule)
 
 
 def _schedules(agent: BanditAgent, params: Params, params_batched: bool, runs: int, horizon: int,
