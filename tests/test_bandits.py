@@ -320,6 +320,45 @@ def test_every_method_gives_the_regrets_it_gave_before_the_speed_changes():
     assert checked == 14  # the 12 methods on the synthetic instance (the expert needs the real-data one), 2 there
 
 
+def test_jobs_run_together_give_each_the_regrets_it_gets_alone():
+    """`reproduce` runs the jobs (method, experiment) that share an agent program as one (instances and
+    params batched; DynLin-UCB's block schedules of rho = 0.2 and 0.67 padded, lambda = 1 beside log T).
+    Each job must still get the frozen regrets bit for bit; mismatched configs are not shareable."""
+    from experiments.dlb import main as dlb_main
+    from experiments.launch import reproduce as reproduce_lib
+
+    frozen = np.load(FROZEN)
+    short = {"horizon": 3000, "trials": 3, "segments": 10, "chunks": 1}
+    configs = [reproduce_lib.load_config(dlb_main.CONFIGS / f"{n}.py", short, []) for n in ("synthetic", "realdata")]
+    assert dlb_main.shareable(configs)
+    assert not dlb_main.shareable([configs[0], _with(configs[1], horizon=6000)])
+    instances = [dlb_main.setup(c)[0] for c in configs]
+    jobs = [(name, c, inst) for name in ("dynlin_ucb_1", "dynlin_ucb_logT", "exp3")
+            for c, inst in zip(configs, instances)]
+    results, seconds = dlb_main.run_jobs(jobs, dlb_main.setup(configs[0])[1])
+    assert len(results) == 6 and seconds[0] == seconds[3]  # the four DynLin-UCB jobs ran as one program
+    for (name, c, _), r in zip(jobs, results):
+        for field in ("regret", "steady_regret", "arm_counts"):
+            np.testing.assert_array_equal(getattr(r, field), frozen[f"{c.experiment}/{name}/{field}"],
+                                          err_msg=f"{c.experiment} {name} {field}")
+
+
+def test_a_second_run_of_the_same_shapes_compiles_nothing():
+    """`run_many` keeps its compiled steps: another instance, other keys or lambda of the same shapes reuse
+    them (each call used to compile afresh, a second or more of every reproduce job)."""
+    arms = dlb.budget_arms()
+    first, second = (dlb.random_instance(s, 2, 3, rho=0.3, noise_std=0.1) for s in (0, 1))
+    keys = jax.random.split(jax.random.PRNGKey(5), 2)
+    steps = (core._start_many, core._advance_many, core._advance_holds_many)
+    for how in ("rounds", "holds"):
+        core.run_many(linear.AGENT, linear.params(first, arms, 200), first, arms, keys, keys, 200, 4, simulate=how)
+    sizes = [f._cache_size() for f in steps]
+    for how in ("rounds", "holds"):  # rho alike: the same block schedule, hence the same shapes
+        core.run_many(linear.AGENT, linear.params(second, arms, 200, lam=2.0), second, arms, keys[::-1], keys,
+                      200, 4, simulate=how)
+    assert [f._cache_size() for f in steps] == sizes
+
+
 def test_rho_map_runs_each_instance_as_it_would_run_alone(tmp_path):
     """The map batches instances of different rho (padded block schedules) in one program: instance 0 of
     rho = 0.8 must get the regret it gets alone, and the table and figure must be written."""

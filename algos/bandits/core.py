@@ -255,7 +255,15 @@ def run_many(agent: BanditAgent, params: Params, instance: dlb.DLBInstance, refe
 # `run_many`'s jitted steps live at module level, with the agent and the shapes static, so that a
 # second call of the same agent on arrays of the same shapes (another instance, seed or horizon
 # split alike) reuses the compiled code instead of compiling it again.
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+#
+# XLA:CPU hands some elementwise fusions and small dots to its YNNPACK backend by default. On these
+# programs (thousands of runs, each a few 3x3 products per step) those kernels are slower than XLA's
+# own: without them DynLin-UCB simulated by holds at 10,000 runs took 1.18x less time on our 2-core CPU
+# (`experiments/benchmarks/bandit_throughput.py`), with the same regrets bit for bit
+# (`tests/test_bandits.py`). The option applies to these functions alone.
+_XLA_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+_jit = functools.partial(jax.jit, compiler_options=_XLA_OPTIONS)
+@functools.partial(_jit, static_argnums=(0, 1, 2))
 def _start_many(agent: BanditAgent, axes: tuple, held: bool, params, instance, ref, env_keys, agent_keys) -> Carry:
     def one(p, i, ke, ka):
         c = start(agent, p, i, ref, ke, ka)
@@ -263,14 +271,14 @@ def _start_many(agent: BanditAgent, axes: tuple, held: bool, params, instance, r
     return jax.vmap(one, in_axes=(*axes, 0, 0))(params, instance, env_keys, agent_keys)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+@functools.partial(_jit, static_argnums=(0, 1, 2, 3))
 def _advance_many(agent: BanditAgent, axes: tuple, segments: int, rounds_per_segment: int, params, instance, ref,
                   carry: Carry) -> tuple[Carry, RunResult]:
     return jax.vmap(lambda p, i, c: advance(agent, p, i, ref, c, segments, rounds_per_segment),
                     in_axes=(*axes, 0))(params, instance, carry)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+@functools.partial(_jit, static_argnums=(0, 1, 2, 3, 4))
 def _advance_holds_many(agent: BanditAgent, axes: tuple, params_batched: bool, segments: int, max_hold: int,
                         params, instance, ref, carry: Carry, schedule) -> tuple[Carry, RunResult]:
     return jax.vmap(lambda p, i, c, s: advance_holds(agent, p, i, ref, c, *s, segments, max_hold),

@@ -5,7 +5,8 @@ Python, the straightforward way to write it; both run the same algorithm on the
 paper's synthetic instance. For each number of parallel runs R, one invocation prints
 the rates (compilation excluded, best of 3) of JAX round by round (`simulate="rounds"`,
 the same random numbers as the paper's protocol), JAX hold by hold (`simulate="holds"`:
-each of DynLin-UCB's blocks in one step, the same distribution) and NumPy, and the ratios.
+each of DynLin-UCB's blocks in one step, the same distribution) and NumPy, and the ratios; and,
+as the limit of the per-round simulation, the same environment and bookkeeping with a fixed arm.
 The horizon is the same for all three; the holds' gain grows with it, as the
 blocks lengthen like log(m) / log(1 / rho).
 
@@ -19,10 +20,9 @@ import json
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from algos.bandits import core, linear
+from algos.bandits import classic, core, linear
 from envs import dlb
 from experiments.benchmarks import dynlin_numpy
 
@@ -43,15 +43,15 @@ def measure(runs: int, rounds: int, numpy_rounds: int, repeats: int = 3) -> dict
     arms = dlb.budget_arms()
     params = linear.params(instance, arms, rounds, lam=1.0)
     keys = jax.random.split(jax.random.PRNGKey(0), runs)
-    with jax.enable_x64(True):
-        ref = jnp.asarray(arms, float)
-        fn = jax.jit(jax.vmap(lambda ke, ka: core.run(linear.AGENT, params, instance, ref, ke, ka, rounds, 10)))
-        jax.block_until_ready(fn(keys, keys))  # compile
-        jax_s = _best(lambda: jax.block_until_ready(fn(keys, keys)), repeats)
-    holds = lambda: core.run_many(linear.AGENT, params, instance, arms, keys, keys, rounds, 10,  # noqa: E731
-                                  simulate="holds")
-    holds()  # compile (run_many returns host arrays, so each call waits for its result)
-    holds_s = _best(holds, repeats)
+
+    def simulate(agent, agent_params, how: str = "rounds"):  # run_many returns host arrays: each call waits
+        return lambda: core.run_many(agent, agent_params, instance, arms, keys, keys, rounds, 10, simulate=how)
+
+    # The limit: the environment stepped round by round with the regret bookkeeping, the agent a fixed arm.
+    fixed_fn = simulate(classic.FIXED, classic.oracle_params(instance, arms))
+    rounds_fn, holds_fn = simulate(linear.AGENT, params), simulate(linear.AGENT, params, "holds")
+    fixed_fn(), rounds_fn(), holds_fn()  # compile: later calls of the same shapes reuse the compiled programs
+    fixed_s, jax_s, holds_s = _best(fixed_fn, repeats), _best(rounds_fn, repeats), _best(holds_fn, repeats)
     np_params = linear.params(instance, arms, numpy_rounds, lam=1.0)
 
     def numpy_run():  # its noise is drawn in the timing too, as the JAX run draws its own
@@ -62,8 +62,10 @@ def measure(runs: int, rounds: int, numpy_rounds: int, repeats: int = 3) -> dict
 
     numpy_s = _best(numpy_run, 1)
     jax_rate, holds_rate, numpy_rate = runs * rounds / jax_s, runs * rounds / holds_s, runs * numpy_rounds / numpy_s
+    fixed_rate = runs * rounds / fixed_s
     return {"runs": runs, "jax_rounds": rounds, "numpy_rounds": numpy_rounds, "jax_run_rounds_per_s": jax_rate,
             "jax_holds_run_rounds_per_s": holds_rate, "numpy_run_rounds_per_s": numpy_rate,
+            "fixed_arm_run_rounds_per_s": fixed_rate, "jax_over_fixed_arm": jax_rate / fixed_rate,
             "jax_over_numpy": jax_rate / numpy_rate, "jax_holds_over_numpy": holds_rate / numpy_rate}
 
 

@@ -95,21 +95,92 @@ def setup(c: ml_collections.ConfigDict) -> tuple[dlb.DLBInstance, np.ndarray]:
     return instance, arms
 
 
-def run_method(name: str, c: ml_collections.ConfigDict, instance, arms, horizon: int | None = None,
-               bar: tqdm | None = None) -> core.RunResult:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
-    cfg = ml_collections.ConfigDict(c.to_dict())
-    cfg.horizon = horizon or c.horizon
-    agent, params = METHODS[name][1](instance, arms, cfg)
-    env_keys = jax.random.split(jax.random.PRNGKey(c.seed), c.trials)  # shared by every method
+def method_keys(name: str, c: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array]:
+    """The env keys [trials] (the same for every method: common random numbers) and the method's agent keys."""
+    env_keys = jax.random.split(jax.random.PRNGKey(c.seed), c.trials)
     agent_keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(c.seed), 1 + sorted(METHODS).index(name)),
                                   c.trials)
-    segments = min(c.segments, cfg.horizon)
+    return env_keys, agent_keys
+
+
+def run_method(name: str, c: ml_collections.ConfigDict, instance, arms, horizon: int | None = None,
+               bar: tqdm | None = None) -> core.RunResult:
+    return run_jobs([(name, c, instance)], arms, horizon, bar)[0][0]
+
+
+def stack_params(params: list) -> object:
+    """Params of one agent on several instances, stacked [I, ...] (DynLin-UCB's block schedules padded)."""
+    if isinstance(params[0], linear.LinearParams):
+        longest = max(len(p.block_ends) for p in params)
+        params = [p.replace(block_ends=linear.padded_block_ends(p.block_ends, longest)) for p in params]
+    return jax.tree.map(lambda *x: np.stack(x), *params)
+
+
+Job = tuple  # (method name, config, instance)
+
+
+def run_jobs(jobs: list[Job], arms: np.ndarray, horizon: int | None = None,
+             bar: tqdm | None = None) -> tuple[list[core.RunResult], list[float]]:
+    """Each (method, experiment) job's runs, and the seconds of the program it ran in.
+
+    Jobs whose methods share an agent program (the same agent and static settings, e.g. one method on
+    several experiments, or DynLin-UCB with lambda = 1 and lambda = log T) run as one vmapped program,
+    params and instances batched. The configs must share the arms, the horizon, trials, segments and
+    chunks (`shareable`). Each job's runs get the keys, hence the results, they get alone, bit for bit
+    (tests/test_bandits.py): batching only saves XLA:CPU's per-step overhead, which dominates at the
+    paper's 10 trials. Where DynLin-UCB is simulated by holds, whose noise is drawn per batch, each job
+    runs alone, so that its results do not depend on the others'.
+    """
+    for name, _, _ in jobs:
+        if name not in METHODS:
+            raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    c = jobs[0][1]
+    horizon = horizon or c.horizon
+    cfgs = [ml_collections.ConfigDict({**cfg.to_dict(), "horizon": horizon}) for _, cfg, _ in jobs]
+    built = [METHODS[name][1](inst, arms, cfg) for (name, _, inst), cfg in zip(jobs, cfgs)]
+    segments = min(c.segments, horizon)
     chunks = c.chunks if segments % c.chunks == 0 else 1
-    return core.run_many(agent, params, instance, arms, env_keys, agent_keys, cfg.horizon, segments,
-                         chunks=chunks, on_chunk=(lambda n: bar.update(n * c.trials)) if bar else None,
-                         simulate=simulation(c.simulate, agent, params, cfg.horizon))
+    groups: dict[tuple, list[int]] = {}
+    for i, (agent, params) in enumerate(built):
+        simulate = simulation(c.simulate, agent, params, horizon)
+        padded = params.replace(block_ends=np.zeros(0)) if isinstance(params, linear.LinearParams) else params
+        shapes = tuple(np.shape(x) for x in jax.tree.leaves(padded))  # block schedules pad; other leaves must match
+        key = (agent, jax.tree.structure(params), shapes, simulate) if simulate == "rounds" else (i,)
+        groups.setdefault(key, []).append(i)
+    results: list = [None] * len(jobs)
+    seconds: list = [0.0] * len(jobs)
+    for members in groups.values():
+        t0 = time.perf_counter()
+        agent, params = built[members[0]]
+        if bar is not None:
+            bar.set_description("+".join(dict.fromkeys(jobs[i][0] for i in members)))
+        keys = [method_keys(jobs[i][0], cfgs[i]) for i in members]
+        env_keys = np.concatenate([np.asarray(k[0]) for k in keys])
+        agent_keys = np.concatenate([np.asarray(k[1]) for k in keys])
+        on_chunk = (lambda n, runs=len(env_keys): bar.update(n * runs)) if bar else None  # noqa: E731
+        simulate = simulation(c.simulate, agent, params, horizon)
+        if len(members) == 1:
+            out = [core.run_many(agent, params, jobs[members[0]][2], arms, env_keys, agent_keys, horizon, segments,
+                                 chunks=chunks, on_chunk=on_chunk, simulate=simulate)]
+        else:
+            per_run = lambda tree: jax.tree.map(lambda x: np.repeat(x, c.trials, axis=0), tree)  # noqa: E731
+            r = core.run_many(agent, per_run(stack_params([built[i][1] for i in members])),
+                              per_run(dlb.stack([jobs[i][2] for i in members])), arms, env_keys, agent_keys,
+                              horizon, segments, params_batched=True, instance_batched=True, chunks=chunks,
+                              on_chunk=on_chunk, simulate=simulate)
+            out = [jax.tree.map(lambda x, k=k: x[k * c.trials:(k + 1) * c.trials], r) for k in range(len(members))]
+        elapsed = time.perf_counter() - t0
+        for i, r in zip(members, out):
+            results[i], seconds[i] = r, elapsed
+    return results, seconds
+
+
+def shareable(configs: list[ml_collections.ConfigDict]) -> bool:
+    """Whether experiments can share one program per method: the same arms, shapes and run lengths."""
+    fields = ("horizon", "trials", "segments", "chunks", "simulate", "daily_budget", "campaign_cap", "campaign_floor")
+    first = configs[0]
+    return all(all(c[f] == first[f] for f in fields) and np.shape(c.A) == np.shape(first.A)
+               and np.shape(c.B) == np.shape(first.B) for c in configs)
 
 
 def simulation(simulate: str, agent: core.BanditAgent, params, horizon: int) -> str:
@@ -176,17 +247,19 @@ def slope(c: ml_collections.ConfigDict, instance, arms, workdir: Path, bar: tqdm
     out = {}
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
-    for name in ("dynlin_ucb_1", "dynlin_ucb_logT"):
-        finals = []
-        for horizon in c.slope_horizons:
-            r = run_method(name, ml_collections.ConfigDict({**c.to_dict(), "segments": 1, "chunks": 1}),
-                           instance, arms, horizon=int(horizon))
-            finals.append(float(core.cumulative(r.regret)[:, -1].mean()))
-            if bar:
-                bar.update(int(horizon) * c.trials)
-        fit = np.polyfit(np.log(c.slope_horizons), np.log(finals), 1)
-        out[name] = {"horizons": list(c.slope_horizons), "mean_final_regret": finals, "slope": float(fit[0])}
-        ax.loglog(c.slope_horizons, finals, "o-", label=f"{METHODS[name][0]}: slope {fit[0]:.2f}")
+    names = ("dynlin_ucb_1", "dynlin_ucb_logT")
+    short = ml_collections.ConfigDict({**c.to_dict(), "segments": 1, "chunks": 1})
+    finals = {name: [] for name in names}
+    for horizon in c.slope_horizons:  # both lambdas in one program per horizon (`run_jobs`)
+        results, _ = run_jobs([(name, short, instance) for name in names], arms, horizon=int(horizon))
+        for name, r in zip(names, results):
+            finals[name].append(float(core.cumulative(r.regret)[:, -1].mean()))
+        if bar:
+            bar.update(int(horizon) * c.trials * len(names))
+    for name in names:
+        fit = np.polyfit(np.log(c.slope_horizons), np.log(finals[name]), 1)
+        out[name] = {"horizons": list(c.slope_horizons), "mean_final_regret": finals[name], "slope": float(fit[0])}
+        ax.loglog(c.slope_horizons, finals[name], "o-", label=f"{METHODS[name][0]}: slope {fit[0]:.2f}")
     ax.set_xlabel("horizon T")
     ax.set_ylabel("regret at T (mean over trials)")
     ax.grid(alpha=0.3, which="both")
@@ -197,26 +270,58 @@ def slope(c: ml_collections.ConfigDict, instance, arms, workdir: Path, bar: tqdm
     return out
 
 
-def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
-    """Run every method of `c.methods` (and the slope study), write the run directory, return the summary."""
+def methods_of(c: ml_collections.ConfigDict) -> list[str]:
     methods = [m.strip() for m in c.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
     if c.horizon % min(c.segments, c.horizon):
         raise ValueError(f"horizon {c.horizon} must be a multiple of segments {c.segments}")
-    instance, arms = setup(c)
-    workdir = Path(c.workdir or f"runs/dlb_{c.experiment}_sigma{c.noise_std:g}")
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(c.to_json_best_effort(indent=2))
-    total = (len(methods) * c.horizon + sum(int(h) for h in c.slope_horizons) * 2) * c.trials
+    return methods
+
+
+def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
+    """Run every method of `c.methods` (and the slope study), write the run directory, return the summary."""
+    return run_together([c], progress)[0]
+
+
+def run_together(configs: list[ml_collections.ConfigDict], progress: bool = True) -> list[dict]:
+    """`run` of several experiments, their methods run together (`run_jobs`) where the experiments are
+    `shareable` (the same results as one by one, in less time); returns their summaries."""
+    methods = [methods_of(c) for c in configs]
+    setups = [setup(c) for c in configs]
+    workdirs = [Path(c.workdir or f"runs/dlb_{c.experiment}_sigma{c.noise_std:g}") for c in configs]
+    for c, workdir in zip(configs, workdirs):
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.json").write_text(c.to_json_best_effort(indent=2))
+    total = sum((len(m) * c.horizon + sum(int(h) for h in c.slope_horizons) * 2) * c.trials
+                for c, m in zip(configs, methods))
     bar = tqdm(total=total, unit="round", unit_scale=True, disable=not progress, dynamic_ncols=True)
-    results, seconds = {}, {}
-    for name in methods:
-        bar.set_description(name)
-        t0 = time.perf_counter()
-        results[name] = run_method(name, c, instance, arms, bar=bar)
-        seconds[name] = time.perf_counter() - t0
+    together = shareable(configs)
+    jobs = [(name, i) for i, ms in enumerate(methods) for name in ms]
+    batches = [jobs] if together else [[j for j in jobs if j[1] == i] for i in range(len(configs))]
+    results: list[dict] = [{} for _ in configs]
+    seconds: list[dict] = [{} for _ in configs]
+    for batch in batches:
+        out, secs = run_jobs([(name, configs[i], setups[i][0]) for name, i in batch], setups[batch[0][1]][1],
+                             bar=bar)
+        for (name, i), r, t in zip(batch, out, secs):
+            results[i][name], seconds[i][name] = r, t
+    summaries = [write_run(c, results[i], seconds[i], *setups[i], workdirs[i], bar, shared=len(configs) if together
+                           else 1) for i, c in enumerate(configs)]
+    bar.close()
+    if progress:
+        for s, workdir in zip(summaries, workdirs):
+            print(s["table"])
+            print(f"run directory: {workdir}")
+    for s in summaries:
+        del s["table"]
+    return summaries
+
+
+def write_run(c: ml_collections.ConfigDict, results: dict[str, core.RunResult], seconds: dict[str, float],
+              instance: dlb.DLBInstance, arms: np.ndarray, workdir: Path, bar: tqdm | None, shared: int) -> dict:
+    """The run directory of one experiment (regrets, table, figure, summary; the slope study if asked)."""
     frame = regret_frame(results, c.horizon)
     frame.to_parquet(workdir / "regret.parquet")
     table = regret_table(frame)
@@ -230,17 +335,15 @@ def run(c: ml_collections.ConfigDict, progress: bool = True) -> dict:
         "rho": dlb.spectral_radius(instance.A), "markov_parameter": np.asarray(dlb.markov_parameter(instance)).tolist(),
         "optimal_action": np.asarray(best.action).tolist(), "optimal_value": float(best.value),
         "regret_at_T": {m: {"mean": float(r["mean"]), "std": float(r["std"])} for m, r in table.iterrows()},
-        "seconds": seconds,
+        "seconds": seconds,  # per method: its program's wall time, shared with the jobs run alongside
+        "experiments_run_together": shared,
     }
     if c.slope_horizons:
-        bar.set_description("slope")
+        if bar is not None:
+            bar.set_description("slope")
         summary["slope"] = slope(c, instance, arms, workdir, bar)
-    bar.close()
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2))
-    if progress:
-        print(table.to_string())
-        print(f"run directory: {workdir}")
-    return summary
+    return {**summary, "table": table.to_string()}
 
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -248,23 +351,30 @@ RESULTS = Path(__file__).parent / "results"
 # The report's experiments: name -> (config file, overrides)
 EXPERIMENTS = {
     "synthetic_sigma0.001": (CONFIGS / "synthetic.py", {"noise_std": 0.001}),
-    "synthetic_sigma0.01": (CONFIGS / "synthetic.py", {"noise_std": 0.01, "slope_horizons": (10_000, 100_000, 1_000_000)}),
+    "synthetic_sigma0.01": (CONFIGS / "synthetic.py", {
+        "noise_std": 0.01, "slope_horizons": (10_000, 30_000, 100_000, 300_000, 1_000_000)}),
     "synthetic_sigma0.1": (CONFIGS / "synthetic.py", {"noise_std": 0.1}),
     "realdata": (CONFIGS / "realdata.py", {}),
 }
-CODE_BASELINES = "linucb_logT,dlinucb_logT,batch_exp3"  # the official code's variants of these
+CODE_BASELINES = "clairvoyant,linucb_logT,dlinucb_logT,batch_exp3"  # the official code's variants (and the oracle)
 
 
 def reproduce(names: list[str], extra: list[str]) -> None:
-    """Every experiment of the report with the papers' baselines, then with the official code's variants."""
+    """Every experiment of the report with the papers' baselines, then with the official code's variants;
+    each method runs on all the experiments at once (`run_together`)."""
     results = reproduce_lib.results_dir(RESULTS, extra)
-    for name in reproduce_lib.check_tasks(names, EXPERIMENTS):
+    names = reproduce_lib.check_tasks(names, EXPERIMENTS)
+    roots = {name: Path("runs") / f"dlb_{name}" for name in names}
+    paper, code = [], []
+    for name in names:
         path, overrides = EXPERIMENTS[name]
-        root = Path("runs") / f"dlb_{name}"
-        run(reproduce_lib.load_config(path, {**overrides, "workdir": str(root)}, extra))
-        code = reproduce_lib.load_config(path, {**overrides, "code_baselines": True, "methods": CODE_BASELINES,
-                                                "slope_horizons": (), "workdir": f"{root}_code_baselines"}, extra)
-        run(code)
+        paper.append(reproduce_lib.load_config(path, {**overrides, "workdir": str(roots[name])}, extra))
+        code.append(reproduce_lib.load_config(path, {**overrides, "code_baselines": True, "methods": CODE_BASELINES,
+                                                     "slope_horizons": (), "workdir": f"{roots[name]}_code_baselines"},
+                                              extra))
+    run_together(paper)
+    run_together(code)
+    for name, root in roots.items():
         reproduce_lib.publish({
             root / "table.md": results / f"{name}_table.md", root / "regret.png": results / f"{name}_regret.png",
             root / "summary.json": results / f"{name}_summary.json", root / "slope.png": results / f"{name}_slope.png",

@@ -70,13 +70,10 @@ def batched_params(method: str, scale: float, found: list[dlb.DLBInstance], arms
     built = [dlb_main.METHODS[method][1](inst, arms, c) for inst in found]
     agent, params = built[0][0], [p for _, p in built]
     if isinstance(params[0], linear.LinearParams):
-        longest = max(len(p.block_ends) for p in params)
-        params = [p.replace(radius_scale=scale, block_ends=linear.padded_block_ends(p.block_ends, longest))
-                  for p in params]
+        params = [p.replace(radius_scale=scale) for p in params]
     elif scale != 1.0:
         raise ValueError(f"a radius scale applies to the linear UCB methods only, not {method}")
-    return agent, jax.tree.map(lambda *x: np.stack(x), *params)
-
+    return agent, dlb_main.stack_params(params)
 
 def run(c: ml_collections.ConfigDict, progress: bool = True) -> pd.DataFrame:
     found, rho, arms = instances(c)
