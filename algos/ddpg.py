@@ -120,7 +120,7 @@ def init(key: jax.Array, spec: EnvSpec, config, hparams: Mapping[str, jax.Array]
         repr_dim = int(jax.eval_shape(encoder.apply, encoder_params, jnp.zeros(spec.obs_shape, jnp.uint8)).shape[-1])
         spec = dataclasses.replace(spec, obs_shape=(repr_dim,), obs_dtype="float32")  # what the trunks read
         encoder_fields = dict(encoder_params=encoder_params, encoder=encoder, aug_pad=int(config.aug_pad),
-                              encoder_opt=optim.adam(config.max_grad_norm or None).init(encoder_params))
+                              encoder_opt=offpolicy.optimiser(config).init(encoder_params))
     feature = int(config.feature_dim) or None
     actor = networks.DeterministicPolicy(spec.action_size, tuple(config.hidden_sizes), config.activation, feature,
                                          dtype=offpolicy.compute_dtype(config))

@@ -175,7 +175,8 @@ def update(state: SACState, seq, key: jax.Array, log_prob_weights: jax.Array | N
         grads, info = jax.grad(total_actor_loss, has_aux=True)(s.actor_params, s)
         actor_params, actor_opt = optim.gradient_step(tx, s.actor_params, s.actor_opt, grads, hp["actor_lr"])
         alpha_grad = jax.grad(temperature_loss)(s.log_alpha, info.pop("log_pi"), s.target_entropy)
-        log_alpha, alpha_opt = optim.gradient_step(tx, s.log_alpha, s.alpha_opt, alpha_grad, hp["alpha_lr"])
+        log_alpha, alpha_opt = optim.gradient_step(optim.adam(s.max_grad_norm or None), s.log_alpha, s.alpha_opt,
+                                                   alpha_grad, hp["alpha_lr"])  # the temperature is not decayed
         return s.replace(actor_params=actor_params, actor_opt=actor_opt, log_alpha=log_alpha, alpha_opt=alpha_opt), info
 
     def skip(s: SACState) -> tuple[SACState, dict]:

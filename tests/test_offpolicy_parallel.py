@@ -5,11 +5,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import envs
 from algos import ddpg, sac
-from algos.common import distributional, evaluation, offpolicy
+from algos.common import distributional, evaluation, offpolicy, optim
+from envs.rollout import Transition
 
 Z4 = jnp.arange(4.0)  # atoms 0, 1, 2, 3
 
@@ -98,6 +100,39 @@ def test_parallel_settings_refuse_bad_values():
     c.num_atoms, c.v_min, c.v_max = 11, 1.0, 1.0
     with pytest.raises(ValueError, match="v_max > v_min"):
         sac.init(jax.random.PRNGKey(0), spec, c)
+
+
+def test_weight_decay_is_adamw_on_the_networks_and_spares_the_temperature():
+    """`weight_decay` (FastTD3's 0.1) must be optax's AdamW, step for step; in SAC it decays the critics by exactly
+    lr * wd * their weights on a first update (Adam's direction is the same) and leaves the temperature alone."""
+    params = {"w": jnp.array([[0.5, -1.0], [2.0, 0.25]]), "b": jnp.array([0.1, -0.3])}
+    ours, reference = optim.adam(weight_decay=0.1), optax.adamw(learning_rate=0.01, weight_decay=0.1)
+    p, opt, q, ref_opt = params, ours.init(params), params, reference.init(params)
+    for step in range(3):
+        grads = jax.tree.map(lambda x: jnp.sin(x * (step + 1)), p)
+        p, opt = optim.gradient_step(ours, p, opt, grads, jnp.float32(0.01))
+        updates, ref_opt = reference.update(jax.tree.map(lambda x: jnp.sin(x * (step + 1)), q), ref_opt, q)
+        q = optax.apply_updates(q, updates)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), p, q)
+
+    _, spec = envs.make("PointReach", num_envs=2)
+    k = jax.random.split(jax.random.PRNGKey(3), 3)
+    b = 16
+    seq = Transition(obs=jax.random.normal(k[0], (b, 1, *spec.obs_shape)),
+                     action=jax.random.uniform(k[1], (b, 1, spec.action_size), minval=-1, maxval=1),
+                     reward=jnp.linspace(0.0, 1.0, b)[:, None],
+                     next_obs=jax.random.normal(k[2], (b, 1, *spec.obs_shape)),
+                     done=jnp.zeros((b, 1), bool), truncated=jnp.zeros((b, 1), bool))
+    after = {}
+    for decay in (0.0, 0.1):
+        c = sac.default_config()
+        c.hidden_sizes, c.weight_decay = (16,), decay
+        state = sac.init(jax.random.PRNGKey(0), spec, c)
+        after[decay], _ = sac.update(state, seq, jax.random.PRNGKey(4))
+    lr = sac.default_config().critic_lr
+    jax.tree.map(lambda wd, plain, old: np.testing.assert_allclose(wd, plain - lr * 0.1 * old, atol=1e-7),
+                 after[0.1].critic_params, after[0.0].critic_params, state.critic_params)
+    assert float(after[0.1].log_alpha) == float(after[0.0].log_alpha) != float(state.log_alpha)
 
 
 EPISODE = 25

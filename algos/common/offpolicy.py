@@ -55,7 +55,7 @@ RANGES = {
     "replay_ratio": R.POSITIVE, "hidden_sizes": R.AT_LEAST_ONE, "num_critics": R.AT_LEAST_ONE,
     "max_grad_norm": R.NON_NEGATIVE, "actor_lr": R.POSITIVE, "critic_lr": R.POSITIVE, "gamma": R.UNIT,
     "tau": R.UNIT, "num_atoms": R.AT_LEAST_ONE, "v_min": R.ANY, "v_max": R.ANY,
-    "updates_per_vector_step": R.NON_NEGATIVE,
+    "updates_per_vector_step": R.NON_NEGATIVE, "weight_decay": R.NON_NEGATIVE,
 }
 COMPUTE_DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
 
@@ -71,6 +71,8 @@ CRITIC_DEFAULTS = {
     # > 0: this many gradient updates per step of the vectorised environment (FastTD3's
     # `num_updates`), whatever num_envs is; 0: `replay_ratio` updates per environment step
     "updates_per_vector_step": 0.0,
+    # AdamW's decoupled decay of every network's weights (not SAC's temperature); FastTD3 uses 0.1; 0: Adam
+    "weight_decay": 0.0,
 }
 
 
@@ -121,10 +123,17 @@ class ActorCriticState:
     action_low: float = struct.field(pytree_node=False)
     action_high: float = struct.field(pytree_node=False)
     max_grad_norm: float = struct.field(pytree_node=False)
+    weight_decay: float = struct.field(pytree_node=False)
 
     @property
     def tx(self):
-        return optim.adam(self.max_grad_norm or None)
+        """The networks' optimiser: Adam, or AdamW where `weight_decay` > 0."""
+        return optim.adam(self.max_grad_norm or None, weight_decay=self.weight_decay)
+
+
+def optimiser(config):
+    """The networks' optimiser `config` describes (an agent state's `tx`): Adam, or AdamW where weight_decay > 0."""
+    return optim.adam(config.max_grad_norm or None, weight_decay=float(_critic_setting(config, "weight_decay")))
 
 
 def init_actor_critic(key: jax.Array, spec: EnvSpec, config, actor, critic, hp: dict) -> dict:
@@ -133,12 +142,12 @@ def init_actor_critic(key: jax.Array, spec: EnvSpec, config, actor, critic, hp: 
     obs = jnp.zeros(spec.obs_shape, jnp.float32)
     actor_params = actor.init(k_actor, obs)
     critic_params = critic.init(k_critic, obs, jnp.zeros(spec.action_shape, jnp.float32))
-    tx = optim.adam(config.max_grad_norm or None)
+    tx = optimiser(config)
     return dict(actor_params=actor_params, critic_params=critic_params, target_critic_params=critic_params,
                 actor_opt=tx.init(actor_params), critic_opt=tx.init(critic_params), hp=hp,
                 env_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), actor=actor, critic=critic,
                 action_low=float(spec.action_low), action_high=float(spec.action_high),
-                max_grad_norm=float(config.max_grad_norm))
+                max_grad_norm=float(config.max_grad_norm), weight_decay=float(_critic_setting(config, "weight_decay")))
 
 
 def unit_action(state: ActorCriticState, action: jax.Array) -> jax.Array:

@@ -11,10 +11,17 @@ import jax
 import optax
 
 
-def adam(max_grad_norm: float | None = None, eps: float = 1e-8) -> optax.GradientTransformation:
-    """Adam with unit step size (and optional global-norm clipping): pair it with `gradient_step`."""
+def adam(max_grad_norm: float | None = None, eps: float = 1e-8, weight_decay: float = 0.0
+         ) -> optax.GradientTransformation:
+    """Adam with unit step size (and optional global-norm clipping): pair it with `gradient_step`.
+
+    `weight_decay` > 0 adds `weight_decay * params` to Adam's direction, so that `gradient_step`
+    takes AdamW's decoupled step `params - lr * (adam + weight_decay * params)` (Loshchilov and
+    Hutter, 2019; `optax.adamw`).
+    """
     parts = [optax.clip_by_global_norm(max_grad_norm)] if max_grad_norm else []
-    return optax.chain(*parts, optax.scale_by_adam(eps=eps))
+    decay = [optax.add_decayed_weights(weight_decay)] if weight_decay else []
+    return optax.chain(*parts, optax.scale_by_adam(eps=eps), *decay)
 
 
 def gradient_step(

@@ -40,11 +40,12 @@ def current_config() -> ml_collections.ConfigDict:
 
 
 def parallel_config(batch_size: int, updates_per_vector_step: float, compute_dtype: str):
-    """FastSAC-style settings as config values (Seo et al., 2025: C51 critic, LayerNorm, few updates per step)."""
+    """FastSAC-style settings as config values (Seo et al., 2025): C51, LayerNorm, few updates per step, AdamW."""
     c = current_config()
     c.batch_size = batch_size
     c.updates_per_vector_step = updates_per_vector_step
     c.num_atoms, c.critic_trunk, c.compute_dtype = 101, "layernorm", compute_dtype
+    c.weight_decay = 0.1  # FastTD3's AdamW
     return c
 
 
